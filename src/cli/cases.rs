@@ -1,0 +1,274 @@
+//! Commands over the case store.
+
+use std::io::{BufReader, Read, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use chrono::{NaiveDate, Utc};
+use clap::{Args, Subcommand};
+
+use super::{block_on, open_store};
+use crate::config::Loaded;
+use crate::core::event::{Event, Opened, Recorded};
+use crate::core::model::{Case, CaseKind, Channel, Contact, Flag, Status};
+
+#[derive(Debug, Subcommand)]
+pub enum CaseCommand {
+    /// List cases, optionally only those with one status.
+    List {
+        #[arg(long)]
+        status: Option<Status>,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one case with its full event history.
+    Show {
+        reference: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Log a case received by phone, letter or in person (Code 1.2: "however made").
+    Open(OpenArgs),
+    /// Record an event on a case, given as JSON (see ARCHITECTURE.md for the event shapes).
+    Record {
+        reference: String,
+        /// The event as JSON, `@FILE` to read it from a file, or `-` for standard input.
+        #[arg(long)]
+        event: String,
+        /// Email of the member of staff recording it.
+        #[arg(long)]
+        by: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    #[arg(long)]
+    kind: CaseKind,
+    /// Date received (the Code's clock starts here); today when absent.
+    #[arg(long)]
+    received: Option<NaiveDate>,
+    #[arg(long, default_value = "phone")]
+    channel: Channel,
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    email: Option<String>,
+    #[arg(long)]
+    phone: Option<String>,
+    #[arg(long)]
+    address: Option<String>,
+    /// What the resident said, in a sentence or two.
+    #[arg(long)]
+    summary: String,
+    /// A flag such as urgent_safety or vulnerability; repeatable.
+    #[arg(long = "flag", value_parser = parse_flag)]
+    flags: Vec<Flag>,
+    /// Email of the member of staff logging it.
+    #[arg(long)]
+    by: String,
+}
+
+fn parse_flag(s: &str) -> Result<Flag, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| format!("unknown flag `{s}`"))
+}
+
+#[derive(Debug, Args)]
+pub struct DueArgs {
+    /// Only items due on or after this date; overdue items are included when absent.
+    #[arg(long)]
+    from: Option<NaiveDate>,
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn case(cmd: CaseCommand, loaded: &Loaded) -> anyhow::Result<ExitCode> {
+    let store = open_store(loaded)?;
+    match cmd {
+        CaseCommand::List { status, json } => {
+            let cases: Vec<Case> = match status {
+                Some(s) => store
+                    .references_with_status(s)?
+                    .iter()
+                    .map(|r| store.require_case(r))
+                    .collect::<Result<_, _>>()?,
+                None => store.cases().collect::<Result<_, _>>()?,
+            };
+            print_cases(&cases, json)?;
+        }
+        CaseCommand::Show { reference, json } => {
+            let case = store.require_case(&reference)?;
+            let events = store.events(&reference)?;
+            if json {
+                println!("{}", serde_json::json!({ "case": case, "events": events }));
+            } else {
+                print_case(&case, &events);
+            }
+        }
+        CaseCommand::Open(args) => {
+            check_staff(loaded, &args.by)?;
+            let opened = Opened {
+                kind: args.kind,
+                received: args.received.unwrap_or_else(|| loaded.today()),
+                channel: args.channel,
+                complainant: Contact {
+                    name: args.name,
+                    email: args.email,
+                    phone: args.phone,
+                    address: args.address,
+                    social: None,
+                },
+                representative: None,
+                group_members: Vec::new(),
+                summary: args.summary,
+                flags: args.flags,
+                message: None,
+                handler: None,
+                linked_to: None,
+            };
+            let commit = block_on(store.open_case(opened, &args.by, Utc::now(), loaded.rules()))??;
+            println!("{}", commit.case.reference);
+        }
+        CaseCommand::Record { reference, event, by } => {
+            check_staff(loaded, &by)?;
+            let event: Event = serde_json::from_str(&read_event(&event)?).context("the event is not valid event JSON")?;
+            let commit = block_on(store.record(&reference, event, &by, Utc::now(), loaded.rules()))??;
+            println!("{} is now {} (event {})", reference, commit.case.status.as_str(), commit.case.version);
+            if let Some(linked) = commit.linked {
+                println!("{} opened as a linked complaint (Code 1.5)", linked.reference);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Approvals and records name a real member of staff when the configuration lists any.
+fn check_staff(loaded: &Loaded, by: &str) -> anyhow::Result<()> {
+    let staff = &loaded.config.staff;
+    if !staff.is_empty() && !staff.iter().any(|s| s.email.eq_ignore_ascii_case(by)) {
+        bail!("{by} is not in the [[staff]] list of {}", loaded.origin);
+    }
+    Ok(())
+}
+
+fn read_event(arg: &str) -> anyhow::Result<String> {
+    if arg == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        return Ok(s);
+    }
+    if let Some(file) = arg.strip_prefix('@') {
+        return std::fs::read_to_string(file).with_context(|| format!("reading {file}"));
+    }
+    Ok(arg.to_owned())
+}
+
+fn print_cases(cases: &[Case], json: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if !json {
+        writeln!(out, "{:<16} {:<20} {:<5} {:<13} {:<10} {:<10} complainant", "reference", "kind", "stage", "status", "received", "next due")?;
+    }
+    for c in cases {
+        if json {
+            writeln!(out, "{}", serde_json::to_string(c)?)?;
+            continue;
+        }
+        let next = c.due_items().iter().map(|d| d.due).min().map_or("-".into(), |d| d.to_string());
+        let stage = c.stage.map_or("-".into(), |s| s.number().to_string());
+        writeln!(out, "{:<16} {:<20} {:<5} {:<13} {:<10} {:<10} {}", c.reference, c.kind.as_str(), stage, c.status.as_str(), c.received, next, c.complainant.label())?;
+    }
+    Ok(())
+}
+
+fn print_case(c: &Case, events: &[Recorded]) {
+    println!("{}  {}  {}", c.reference, c.kind.as_str(), c.status.as_str());
+    println!("received {} by {:?}: {}", c.received, c.channel, c.summary);
+    println!("complainant: {}", c.complainant.label());
+    if let Some(h) = &c.handler {
+        println!("handler: {h}");
+    }
+    if !c.flags.is_empty() {
+        println!("flags: {:?}", c.flags);
+    }
+    for (stage, rec) in &c.stages {
+        println!("{stage}: received {}, acknowledge by {}, acknowledged {}, respond by {}, responded {}",
+            rec.received, rec.ack_due, opt(rec.acknowledged_on), rec.effective_due(), opt(rec.responded_on));
+    }
+    if let Some(o) = c.recorded_outcome() {
+        println!("outcome: {o:?}");
+    }
+    for item in c.due_items() {
+        println!("due {}: {}", item.due, item.what.key());
+    }
+    println!("history:");
+    for e in events {
+        println!("  {:>3} {} {:<24} {}", e.seq, e.at.format("%Y-%m-%d %H:%M"), e.event.name(), e.actor);
+    }
+}
+
+fn opt(d: Option<NaiveDate>) -> String {
+    d.map_or_else(|| "-".to_owned(), |d| d.to_string())
+}
+
+pub fn due(args: &DueArgs, loaded: &Loaded) -> anyhow::Result<ExitCode> {
+    let store = open_store(loaded)?;
+    let entries = store.due(args.from, args.limit)?;
+    for e in entries {
+        if args.json {
+            println!("{}", serde_json::to_string(&e)?);
+        } else {
+            println!("{}  {:<16} {}", e.due, e.reference, e.what);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn export(loaded: &Loaded, out: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let store = open_store(loaded)?;
+    let count = match out {
+        Some(path) => {
+            let mut file = std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?);
+            let n = store.export(&mut file)?;
+            file.flush()?;
+            n
+        }
+        None => store.export(&mut std::io::stdout().lock())?,
+    };
+    eprintln!("exported {count} events");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn import(loaded: &Loaded, file: &Path) -> anyhow::Result<ExitCode> {
+    let store = open_store(loaded)?;
+    let text = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let count = block_on(store.import(BufReader::new(text.as_slice()), loaded.rules()))??;
+    // The restore is only trusted if exporting it again gives back the same events.
+    let mut again = Vec::new();
+    store.export(&mut again)?;
+    let parse = |bytes: &[u8]| -> anyhow::Result<Vec<Recorded>> {
+        bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+            .map(|l| serde_json::from_slice(l).context("parsing an event line"))
+            .collect()
+    };
+    if parse(&text)? != parse(&again)? {
+        bail!("the restored store does not re-export identically to {}; do not use it", file.display());
+    }
+    println!("imported {count} events into {}; re-export is identical", store.path().display());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn verify(loaded: &Loaded) -> anyhow::Result<ExitCode> {
+    let store = open_store(loaded)?;
+    let report = store.verify(loaded.rules())?;
+    for p in &report.problems {
+        println!("{p}");
+    }
+    println!("{} cases, {} events, {} problems", report.cases, report.events, report.problems.len());
+    Ok(if report.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

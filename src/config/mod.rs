@@ -1,0 +1,234 @@
+//! Configuration: one TOML file, overridable by environment variables, with secrets from files.
+//!
+//! A landlord's complaints team edits this file by hand, so every problem in it — a typo'd key,
+//! a bad date, a bad email address — is reported together, each with its key and line
+//! ([`load`]), rather than one panic at a time. Every field has a default that is either the
+//! Code's own value or harmless, so a minimal file only names the organisation.
+
+mod load;
+mod source;
+mod validate;
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+pub use load::{ConfigError, Problem, load, load_str};
+
+/// The whole configuration, after environment overrides and secrets are applied.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub organisation: Organisation,
+    pub store: StoreConfig,
+    pub calendar: CalendarConfig,
+    pub policy: PolicyConfig,
+    /// Complaints staff and managers; approvals and alerts are addressed by these emails.
+    pub staff: Vec<Staff>,
+    pub ombudsman: Ombudsmen,
+    pub api: ApiConfig,
+}
+
+/// Who the landlord is: printed on every letter and used in references and reports.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Organisation {
+    pub name: String,
+    /// Case references are `PREFIX-YEAR-NNNNN`; 1–8 capital letters or digits, starting with a
+    /// letter, so references stay short enough to read out on the phone.
+    pub reference_prefix: String,
+    /// Homes owned: the denominator of Tenant Satisfaction Measure CH01 (complaints per 1,000
+    /// homes).
+    pub homes_owned: u32,
+    /// Postal address, one line per entry, as printed on letters.
+    pub address: Vec<String>,
+    pub phone: Option<String>,
+    /// Where residents write to complain; printed on letters.
+    pub email: Option<String>,
+    pub website: Option<String>,
+}
+
+/// Where the case store lives.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StoreConfig {
+    /// Directory of the sled store. A relative path is taken from the configuration file's
+    /// folder, so the service finds the same store whatever its working directory.
+    pub path: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: PathBuf::from("data/redress.sled"),
+        }
+    }
+}
+
+/// Working days: the Code counts in them (section 6).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CalendarConfig {
+    /// IANA time zone that decides which calendar day a message arrived on.
+    pub timezone: String,
+    /// Days the landlord is closed besides weekends and England & Wales bank holidays (office
+    /// closures, future one-off bank holidays). `YYYY-MM-DD` strings or TOML dates.
+    #[serde(with = "load::date_list")]
+    pub closure_days: Vec<NaiveDate>,
+}
+
+impl Default for CalendarConfig {
+    fn default() -> Self {
+        CalendarConfig {
+            timezone: "Europe/London".to_owned(),
+            closure_days: Vec::new(),
+        }
+    }
+}
+
+/// Which timescales the landlord has committed to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PolicyConfig {
+    /// `code-2024` (the Code's maxima) or the path of a policy profile TOML file (see
+    /// `examples/policies/`), relative to the configuration file. It must pass the policy lint.
+    pub profile: String,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            profile: "code-2024".to_owned(),
+        }
+    }
+}
+
+/// What a member of staff may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Handles cases and approves routine letters.
+    Handler,
+    /// Receives breach alerts and digests; authorises moderate payments.
+    Manager,
+    /// Senior management: authorises severe payments (2024 §14.26).
+    Senior,
+    /// Maintains the configuration, rules and templates.
+    Admin,
+}
+
+/// A member of the complaints team.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Staff {
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+}
+
+/// Contact details of an ombudsman or regulator, printed on letters. They change (the Housing
+/// Ombudsman's postal address in older policies is no longer current), so they are data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OmbudsmanContact {
+    pub name: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub website: String,
+    /// Where the resident can complain online.
+    pub online_form: Option<String>,
+    /// Postal address, one line per entry.
+    pub address: Vec<String>,
+}
+
+impl Default for OmbudsmanContact {
+    fn default() -> Self {
+        Ombudsmen::default().housing
+    }
+}
+
+/// The bodies a letter may have to name (SPEC §3).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Ombudsmen {
+    /// Housing-management matters.
+    pub housing: OmbudsmanContact,
+    /// Allocations, homelessness, housing advice and the like (2024 §11.5).
+    pub lgsco: OmbudsmanContact,
+    /// Added for building-safety matters in high-rise buildings (2024 §11.7).
+    pub building_safety: OmbudsmanContact,
+}
+
+impl Default for Ombudsmen {
+    fn default() -> Self {
+        let lines = |l: &[&str]| l.iter().map(|s| (*s).to_owned()).collect();
+        Ombudsmen {
+            housing: OmbudsmanContact {
+                name: "Housing Ombudsman Service".to_owned(),
+                phone: Some("0300 111 3000".to_owned()),
+                email: Some("info@housing-ombudsman.org.uk".to_owned()),
+                website: "https://www.housing-ombudsman.org.uk".to_owned(),
+                online_form: Some("https://www.housing-ombudsman.org.uk".to_owned()),
+                address: lines(&["PO Box 1484", "Unit D", "Preston", "PR2 0ET"]),
+            },
+            lgsco: OmbudsmanContact {
+                name: "Local Government and Social Care Ombudsman".to_owned(),
+                phone: Some("0300 061 0614".to_owned()),
+                email: None,
+                website: "https://www.lgo.org.uk".to_owned(),
+                online_form: Some("https://www.lgo.org.uk".to_owned()),
+                address: lines(&["PO Box 4771", "Coventry", "CV4 0EH"]),
+            },
+            building_safety: OmbudsmanContact {
+                name: "Building Safety Regulator".to_owned(),
+                phone: None,
+                email: None,
+                website: "https://www.gov.uk/government/organisations/building-safety-regulator"
+                    .to_owned(),
+                online_form: None,
+                address: Vec::new(),
+            },
+        }
+    }
+}
+
+/// The daemon's local JSON API.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApiConfig {
+    /// Bearer token clients must present. A secret: prefer `token_file`.
+    pub token: Option<String>,
+}
+
+/// Keys whose value may instead be read from a file named by `<key>_file`, so secrets stay out
+/// of the configuration file and the environment.
+pub const SECRET_KEYS: &[&str] = &["api.token"];
+
+/// A configuration that passed every check, with the things derived from it.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub config: Config,
+    /// The file it came from (for messages), if any.
+    pub origin: String,
+    /// The store path, resolved against the configuration file's folder.
+    pub store_path: PathBuf,
+    pub timezone: chrono_tz::Tz,
+    pub calendar: crate::core::calendar::Calendar,
+    pub policy: crate::core::code::PolicyProfile,
+}
+
+impl Loaded {
+    /// The workflow's view of the landlord.
+    pub fn rules(&self) -> crate::core::workflow::Rules<'_> {
+        crate::core::workflow::Rules {
+            calendar: &self.calendar,
+            policy: &self.policy,
+        }
+    }
+
+    /// Today's date where the landlord is.
+    pub fn today(&self) -> NaiveDate {
+        chrono::Utc::now().with_timezone(&self.timezone).date_naive()
+    }
+}

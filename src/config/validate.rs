@@ -1,0 +1,157 @@
+//! Checks that need more than types: email addresses, the reference prefix, the time zone, and
+//! the policy profile (which must pass the Code lint: a landlord may be faster than the Code,
+//! never slower).
+
+use std::path::Path;
+
+use email_address::EmailAddress;
+
+use super::{Config, Loaded, OmbudsmanContact, Problem};
+use crate::core::calendar::Calendar;
+use crate::core::code::{PolicyProfile, Severity};
+
+/// Adds every problem found to `problems`; returns the loaded configuration when the parts it
+/// derives could be built (the caller still refuses it if any problem was found).
+pub(super) fn check(
+    config: &Config,
+    origin: &str,
+    base: &Path,
+    problems: &mut Vec<Problem>,
+) -> Option<Loaded> {
+    let mut report = |key: &str, message: String| {
+        problems.push(Problem {
+            key: key.to_owned(),
+            line: None,
+            env: None,
+            message,
+        })
+    };
+    let org = &config.organisation;
+    if org.name.trim().is_empty() {
+        report("organisation.name", "is required: it is printed on every letter".into());
+    }
+    if !valid_prefix(&org.reference_prefix) {
+        report(
+            "organisation.reference_prefix",
+            format!(
+                "`{}` must be 1 to 8 capital letters or digits starting with a letter, e.g. \"DH\"",
+                org.reference_prefix
+            ),
+        );
+    }
+    if org.homes_owned == 0 {
+        report(
+            "organisation.homes_owned",
+            "is required: complaints per 1,000 homes (CH01) is reported from it".into(),
+        );
+    }
+    check_email(&mut report, "organisation.email", org.email.as_deref());
+
+    let timezone = config.calendar.timezone.parse::<chrono_tz::Tz>();
+    if timezone.is_err() {
+        report(
+            "calendar.timezone",
+            format!("`{}` is not an IANA time zone such as Europe/London", config.calendar.timezone),
+        );
+    }
+
+    let policy = load_policy(&config.policy.profile, base, &mut report);
+
+    let mut seen = std::collections::HashSet::new();
+    for (i, member) in config.staff.iter().enumerate() {
+        if member.name.trim().is_empty() {
+            report(&format!("staff[{i}].name"), "is required".into());
+        }
+        check_email(&mut report, &format!("staff[{i}].email"), Some(&member.email));
+        if !seen.insert(member.email.trim().to_lowercase()) {
+            report(
+                &format!("staff[{i}].email"),
+                format!("{} is listed twice", member.email),
+            );
+        }
+    }
+
+    let o = &config.ombudsman;
+    for (name, contact) in [("housing", &o.housing), ("lgsco", &o.lgsco), ("building_safety", &o.building_safety)] {
+        check_ombudsman(&mut report, name, contact);
+    }
+
+    if let Some(token) = &config.api.token {
+        if token.len() < 16 {
+            report("api.token", "is too short to be safe: use at least 16 random characters".into());
+        }
+    }
+
+    let store_path = base.join(&config.store.path);
+    let calendar = Calendar::england_and_wales().with_closures(config.calendar.closure_days.iter().copied());
+    Some(Loaded {
+        config: config.clone(),
+        origin: origin.to_owned(),
+        store_path,
+        timezone: timezone.ok()?,
+        calendar,
+        policy: policy?,
+    })
+}
+
+fn valid_prefix(prefix: &str) -> bool {
+    let mut chars = prefix.chars();
+    chars.next().is_some_and(|c| c.is_ascii_uppercase())
+        && prefix.len() <= 8
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+fn check_email(report: &mut impl FnMut(&str, String), key: &str, email: Option<&str>) {
+    if let Some(email) = email {
+        if !EmailAddress::is_valid(email.trim()) {
+            report(key, format!("`{email}` is not a valid email address"));
+        }
+    }
+}
+
+fn check_ombudsman(report: &mut impl FnMut(&str, String), name: &str, c: &OmbudsmanContact) {
+    let key = |k: &str| format!("ombudsman.{name}.{k}");
+    if c.name.trim().is_empty() {
+        report(&key("name"), "is required: letters name the body".into());
+    }
+    if c.website.trim().is_empty() {
+        report(&key("website"), "is required: letters tell residents where to go".into());
+    }
+    check_email(report, &key("email"), c.email.as_deref());
+}
+
+/// The built-in profile, or a profile file that parses and passes the lint.
+fn load_policy(
+    profile: &str,
+    base: &Path,
+    report: &mut impl FnMut(&str, String),
+) -> Option<PolicyProfile> {
+    const KEY: &str = "policy.profile";
+    let policy = if profile == "code-2024" {
+        PolicyProfile::code_2024()
+    } else {
+        let path = base.join(profile);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                report(KEY, format!("cannot read policy profile {}: {e}", path.display()));
+                return None;
+            }
+        };
+        match PolicyProfile::from_toml(&text, &path.display().to_string()) {
+            Ok(p) => p,
+            Err(e) => {
+                report(KEY, e.to_string());
+                return None;
+            }
+        }
+    };
+    let mut ok = true;
+    for finding in policy.lint() {
+        if finding.severity == Severity::Error {
+            ok = false;
+            report(KEY, format!("profile `{}` breaks the Code: {finding}", policy.name));
+        }
+    }
+    ok.then_some(policy)
+}

@@ -1,0 +1,111 @@
+//! Key layout of the single `redress` tree. Prefixes keep each kind of record in its own
+//! contiguous, sorted range, so every index query is one range scan.
+//!
+//! | prefix | key | value |
+//! |---|---|---|
+//! | `m/version` | | layout version |
+//! | `n/` | `PREFIX-YEAR` | last sequence number used (u64, big-endian) |
+//! | `c/` | reference | case snapshot (JSON) |
+//! | `e/` | reference `/` seq (8 digits) | recorded event (JSON) |
+//! | `d/` | `YYYY-MM-DD/` reference `/` what | empty: the due-date index |
+//! | `s/` | status `/` reference | empty: the status index |
+//! | `p/` | contact key NUL reference | empty: the contact index |
+//! | `i/` | Message-ID | reference: the message index |
+//! | `q/` | id (20 digits) | effect still to be carried out (JSON) |
+//!
+//! Free-form parts that may contain `/` (contact keys, Message-IDs) are either last or ended by
+//! a NUL byte, which no email address or header contains.
+
+use chrono::NaiveDate;
+
+use crate::core::model::{Case, DueItem, Status};
+
+pub const VERSION: &[u8] = b"m/version";
+pub const CASES: &[u8] = b"c/";
+pub const EVENTS: &[u8] = b"e/";
+pub const DUE: &[u8] = b"d/";
+pub const STATUS: &[u8] = b"s/";
+pub const CONTACTS: &[u8] = b"p/";
+pub const MESSAGES: &[u8] = b"i/";
+pub const QUEUE: &[u8] = b"q/";
+
+pub fn counter(prefix_year: &str) -> Vec<u8> {
+    format!("n/{prefix_year}").into_bytes()
+}
+
+pub fn case(reference: &str) -> Vec<u8> {
+    format!("c/{reference}").into_bytes()
+}
+
+pub fn event(reference: &str, seq: u32) -> Vec<u8> {
+    format!("e/{reference}/{seq:08}").into_bytes()
+}
+
+pub fn events_of(reference: &str) -> Vec<u8> {
+    format!("e/{reference}/").into_bytes()
+}
+
+pub fn due(item: &DueItem, reference: &str) -> Vec<u8> {
+    format!("d/{}/{reference}/{}", item.due.format("%Y-%m-%d"), item.what.key()).into_bytes()
+}
+
+pub fn due_from(date: NaiveDate) -> Vec<u8> {
+    format!("d/{}", date.format("%Y-%m-%d")).into_bytes()
+}
+
+pub fn status(status: Status, reference: &str) -> Vec<u8> {
+    format!("s/{}/{reference}", status.as_str()).into_bytes()
+}
+
+pub fn status_of(status: Status) -> Vec<u8> {
+    format!("s/{}/", status.as_str()).into_bytes()
+}
+
+pub fn contact(contact_key: &str, reference: &str) -> Vec<u8> {
+    format!("p/{contact_key}\0{reference}").into_bytes()
+}
+
+pub fn contact_of(contact_key: &str) -> Vec<u8> {
+    format!("p/{contact_key}\0").into_bytes()
+}
+
+pub fn message(message_id: &str) -> Vec<u8> {
+    format!("i/{message_id}").into_bytes()
+}
+
+pub fn queue(id: u64) -> Vec<u8> {
+    format!("q/{id:020}").into_bytes()
+}
+
+/// Every index key a case snapshot should have. Comparing the sets of an old and a new
+/// snapshot gives exactly the index entries a change must remove and add.
+pub fn index_keys(case: &Case) -> Vec<Vec<u8>> {
+    let r = &case.reference;
+    let mut keys: Vec<Vec<u8>> = case.due_items().iter().map(|d| due(d, r)).collect();
+    keys.push(status(case.status, r));
+    keys.extend(case.contact_keys().iter().map(|c| contact(c, r)));
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Splits a reference `DH-2026-00042` into its counter name `DH-2026` and number 42.
+pub fn split_reference(reference: &str) -> Option<(&str, u64)> {
+    let (prefix_year, number) = reference.rsplit_once('-')?;
+    Some((prefix_year, number.parse().ok()?))
+}
+
+/// The value part of the last path segment of a `d/`, `s/` or `p/` key: the reference.
+pub fn reference_in_index_key(key: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(key).ok()?;
+    if let Some(rest) = text.strip_prefix("p/") {
+        return rest.split_once('\0').map(|(_, r)| r.to_owned());
+    }
+    if let Some(rest) = text.strip_prefix("s/") {
+        return rest.split_once('/').map(|(_, r)| r.to_owned());
+    }
+    let rest = text.strip_prefix("d/")?;
+    let mut parts = rest.splitn(3, '/');
+    parts.next()?;
+    parts.next().map(str::to_owned)
+}

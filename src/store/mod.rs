@@ -1,0 +1,181 @@
+//! The case store, on sled.
+//!
+//! One write path (DESIGN.md): every change is an event appended here, and the event, the
+//! case snapshot, every index entry it changes and the effects still to be carried out are
+//! written in one sled transaction, then flushed to disk (`flush_async`) before the caller
+//! hears "done". A crash at any moment therefore leaves either all of a change or none of it.
+//!
+//! Everything lives in one tree under short key prefixes (see [`keys`]); a single-tree
+//! transaction is sled's simplest atomic unit and range scans by prefix give the indexes.
+
+mod backup;
+pub mod keys;
+mod read;
+mod write;
+
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::core::workflow::WorkflowError;
+
+pub use backup::VerifyReport;
+pub use read::{DueEntry, QueuedEffect};
+pub use write::Commit;
+
+/// The on-disk layout this build reads and writes. Bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// sled's page cache. Its default (1 GiB) is far more than a complaints store needs; a small
+/// cache keeps the daemon's resident memory low.
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Why the store refused or failed.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error(
+        "the store at {path} is in use by another process (is the daemon running? while it runs, use its API)"
+    )]
+    Locked { path: PathBuf },
+    #[error("the store at {path} is damaged ({detail}); restore it from an export with `redress import`")]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("the store at {path} has layout version {found}, but this redress reads version {expected}")]
+    WrongVersion {
+        path: PathBuf,
+        found: String,
+        expected: u32,
+    },
+    #[error("{path} holds data but is not a redress store")]
+    NotAStore { path: PathBuf },
+    #[error("no case {0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Workflow(#[from] WorkflowError),
+    #[error("store I/O failed: {0}")]
+    Io(#[from] sled::Error),
+    #[error("record {key} cannot be converted: {source}")]
+    Decode {
+        key: String,
+        source: serde_json::Error,
+    },
+    #[error("import needs an empty store, but {path} already holds cases")]
+    NotEmpty { path: PathBuf },
+    #[error("import line {line}: {message}")]
+    Import { line: usize, message: String },
+}
+
+/// An open case store.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    tree: sled::Tree,
+    path: PathBuf,
+    /// Prefix of new case references (`DH` in `DH-2026-00042`). Counters are kept per prefix
+    /// and year, so changing the prefix later never reuses a reference.
+    prefix: String,
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path`. A store held by another process, a damaged one,
+    /// or one written by an incompatible version is a clear error, never a panic.
+    pub fn open(path: &Path, reference_prefix: &str) -> Result<Store, StoreError> {
+        let path = path.to_path_buf();
+        let config = sled::Config::new()
+            .path(&path)
+            .cache_capacity(CACHE_BYTES)
+            .flush_every_ms(Some(500));
+        // sled has been seen to panic on some damaged files rather than return an error;
+        // a damaged store must be reported, not crash the daemon.
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()));
+        let db = match opened {
+            Ok(Ok(db)) => db,
+            Ok(Err(e)) => return Err(open_error(&path, e)),
+            Err(panic) => {
+                let detail = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_else(|| "the storage engine could not read it".to_owned());
+                return Err(StoreError::Corrupt { path, detail });
+            }
+        };
+        let tree = db.open_tree("redress")?;
+        let store = Store {
+            db,
+            tree,
+            path,
+            prefix: reference_prefix.to_owned(),
+        };
+        store.check_version()?;
+        Ok(store)
+    }
+
+    /// Where the store lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Makes every write so far durable.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    fn check_version(&self) -> Result<(), StoreError> {
+        match self.tree.get(keys::VERSION)? {
+            Some(v) => {
+                let found = String::from_utf8_lossy(&v).into_owned();
+                if found != SCHEMA_VERSION.to_string() {
+                    return Err(StoreError::WrongVersion {
+                        path: self.path.clone(),
+                        found,
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+            }
+            None if self.tree.is_empty() => {
+                self.tree
+                    .insert(keys::VERSION, SCHEMA_VERSION.to_string().as_bytes())?;
+                self.db.flush()?;
+            }
+            None => {
+                return Err(StoreError::NotAStore {
+                    path: self.path.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn open_error(path: &Path, e: sled::Error) -> StoreError {
+    let path = path.to_path_buf();
+    match e {
+        sled::Error::Io(io)
+            if io.kind() == std::io::ErrorKind::WouldBlock
+                || io.to_string().contains("lock") =>
+        {
+            StoreError::Locked { path }
+        }
+        sled::Error::Corruption { .. } | sled::Error::ReportableBug(_) => StoreError::Corrupt {
+            path,
+            detail: e.to_string(),
+        },
+        sled::Error::Unsupported(detail) => StoreError::Corrupt { path, detail },
+        other => StoreError::Io(other),
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|source| StoreError::Decode {
+        key: String::from_utf8_lossy(key).into_owned(),
+        source,
+    })
+}
+
+fn encode<T: serde::Serialize>(what: &str, value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|source| StoreError::Decode {
+        key: what.to_owned(),
+        source,
+    })
+}
