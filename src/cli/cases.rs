@@ -72,7 +72,8 @@ pub struct OpenArgs {
 }
 
 fn parse_flag(s: &str) -> Result<Flag, String> {
-    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| format!("unknown flag `{s}`"))
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| format!("unknown flag `{s}`"))
 }
 
 #[derive(Debug, Args)]
@@ -133,13 +134,27 @@ pub fn case(cmd: CaseCommand, loaded: &Loaded) -> anyhow::Result<ExitCode> {
             let commit = block_on(store.open_case(opened, &args.by, Utc::now(), loaded.rules()))??;
             println!("{}", commit.case.reference);
         }
-        CaseCommand::Record { reference, event, by } => {
+        CaseCommand::Record {
+            reference,
+            event,
+            by,
+        } => {
             check_staff(loaded, &by)?;
-            let event: Event = serde_json::from_str(&read_event(&event)?).context("the event is not valid event JSON")?;
-            let commit = block_on(store.record(&reference, event, &by, Utc::now(), loaded.rules()))??;
-            println!("{} is now {} (event {})", reference, commit.case.status.as_str(), commit.case.version);
+            let event: Event = serde_json::from_str(&read_event(&event)?)
+                .context("the event is not valid event JSON")?;
+            let commit =
+                block_on(store.record(&reference, event, &by, Utc::now(), loaded.rules()))??;
+            println!(
+                "{} is now {} (event {})",
+                reference,
+                commit.case.status.as_str(),
+                commit.case.version
+            );
             if let Some(linked) = commit.linked {
-                println!("{} opened as a linked complaint (Code 1.5)", linked.reference);
+                println!(
+                    "{} opened as a linked complaint (Code 1.5)",
+                    linked.reference
+                );
             }
         }
     }
@@ -170,22 +185,46 @@ fn read_event(arg: &str) -> anyhow::Result<String> {
 fn print_cases(cases: &[Case], json: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if !json {
-        writeln!(out, "{:<16} {:<20} {:<5} {:<13} {:<10} {:<10} complainant", "reference", "kind", "stage", "status", "received", "next due")?;
+        writeln!(
+            out,
+            "{:<16} {:<20} {:<5} {:<13} {:<10} {:<10} complainant",
+            "reference", "kind", "stage", "status", "received", "next due"
+        )?;
     }
     for c in cases {
         if json {
             writeln!(out, "{}", serde_json::to_string(c)?)?;
             continue;
         }
-        let next = c.due_items().iter().map(|d| d.due).min().map_or("-".into(), |d| d.to_string());
+        let next = c
+            .due_items()
+            .iter()
+            .map(|d| d.due)
+            .min()
+            .map_or("-".into(), |d| d.to_string());
         let stage = c.stage.map_or("-".into(), |s| s.number().to_string());
-        writeln!(out, "{:<16} {:<20} {:<5} {:<13} {:<10} {:<10} {}", c.reference, c.kind.as_str(), stage, c.status.as_str(), c.received, next, c.complainant.label())?;
+        writeln!(
+            out,
+            "{:<16} {:<20} {:<5} {:<13} {:<10} {:<10} {}",
+            c.reference,
+            c.kind.as_str(),
+            stage,
+            c.status.as_str(),
+            c.received,
+            next,
+            c.complainant.label()
+        )?;
     }
     Ok(())
 }
 
 fn print_case(c: &Case, events: &[Recorded]) {
-    println!("{}  {}  {}", c.reference, c.kind.as_str(), c.status.as_str());
+    println!(
+        "{}  {}  {}",
+        c.reference,
+        c.kind.as_str(),
+        c.status.as_str()
+    );
     println!("received {} by {:?}: {}", c.received, c.channel, c.summary);
     println!("complainant: {}", c.complainant.label());
     if let Some(h) = &c.handler {
@@ -195,8 +234,14 @@ fn print_case(c: &Case, events: &[Recorded]) {
         println!("flags: {:?}", c.flags);
     }
     for (stage, rec) in &c.stages {
-        println!("{stage}: received {}, acknowledge by {}, acknowledged {}, respond by {}, responded {}",
-            rec.received, rec.ack_due, opt(rec.acknowledged_on), rec.effective_due(), opt(rec.responded_on));
+        println!(
+            "{stage}: received {}, acknowledge by {}, acknowledged {}, respond by {}, responded {}",
+            rec.received,
+            rec.ack_due,
+            opt(rec.acknowledged_on),
+            rec.effective_due(),
+            opt(rec.responded_on)
+        );
     }
     if let Some(o) = c.recorded_outcome() {
         println!("outcome: {o:?}");
@@ -206,7 +251,13 @@ fn print_case(c: &Case, events: &[Recorded]) {
     }
     println!("history:");
     for e in events {
-        println!("  {:>3} {} {:<24} {}", e.seq, e.at.format("%Y-%m-%d %H:%M"), e.event.name(), e.actor);
+        println!(
+            "  {:>3} {} {:<24} {}",
+            e.seq,
+            e.at.format("%Y-%m-%d %H:%M"),
+            e.event.name(),
+            e.actor
+        );
     }
 }
 
@@ -231,7 +282,10 @@ pub fn export(loaded: &Loaded, out: Option<&Path>) -> anyhow::Result<ExitCode> {
     let store = open_store(loaded)?;
     let count = match out {
         Some(path) => {
-            let mut file = std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?);
+            let mut file = std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("creating {}", path.display()))?,
+            );
             let n = store.export(&mut file)?;
             file.flush()?;
             n
@@ -257,9 +311,15 @@ pub fn import(loaded: &Loaded, file: &Path) -> anyhow::Result<ExitCode> {
             .collect()
     };
     if parse(&text)? != parse(&again)? {
-        bail!("the restored store does not re-export identically to {}; do not use it", file.display());
+        bail!(
+            "the restored store does not re-export identically to {}; do not use it",
+            file.display()
+        );
     }
-    println!("imported {count} events into {}; re-export is identical", store.path().display());
+    println!(
+        "imported {count} events into {}; re-export is identical",
+        store.path().display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -269,6 +329,15 @@ pub fn verify(loaded: &Loaded) -> anyhow::Result<ExitCode> {
     for p in &report.problems {
         println!("{p}");
     }
-    println!("{} cases, {} events, {} problems", report.cases, report.events, report.problems.len());
-    Ok(if report.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    println!(
+        "{} cases, {} events, {} problems",
+        report.cases,
+        report.events,
+        report.problems.len()
+    );
+    Ok(if report.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -29,10 +29,7 @@ pub enum Command {
     /// Check the configuration and print every problem with its key and line.
     CheckConfig,
     /// Print England & Wales bank holidays (the weekday taken off), one per line.
-    Holidays {
-        from_year: i32,
-        to_year: i32,
-    },
+    Holidays { from_year: i32, to_year: i32 },
     /// Compute the Code's deadlines for a complaint stage.
     Deadlines(tools::DeadlinesArgs),
     /// Policy profiles: check one against the Code.
@@ -115,8 +112,11 @@ pub(crate) fn load_config(path: &std::path::Path) -> anyhow::Result<Loaded> {
 }
 
 pub(crate) fn open_store(loaded: &Loaded) -> anyhow::Result<Store> {
-    Store::open(&loaded.store_path, &loaded.config.organisation.reference_prefix)
-        .with_context(|| format!("opening the case store ({})", loaded.store_path.display()))
+    Store::open(
+        &loaded.store_path,
+        &loaded.config.organisation.reference_prefix,
+    )
+    .with_context(|| format!("opening the case store ({})", loaded.store_path.display()))
 }
 
 /// A small runtime for the commands that wait on the store's durable flush.

@@ -79,21 +79,50 @@ fn parse_stage(s: &str) -> Result<Stage, String> {
 pub fn deadlines(args: &DeadlinesArgs, loaded: Option<&Loaded>) -> anyhow::Result<ExitCode> {
     let default_calendar = Calendar::england_and_wales();
     let default_policy = PolicyProfile::code_2024();
-    let (calendar, policy) = loaded.map_or((&default_calendar, &default_policy), |l| (&l.calendar, &l.policy));
+    let (calendar, policy) = loaded.map_or((&default_calendar, &default_policy), |l| {
+        (&l.calendar, &l.policy)
+    });
     if let Some(ack) = args.acknowledged.filter(|a| *a < args.received) {
-        bail!("--acknowledged {ack} is before --received {}", args.received);
+        bail!(
+            "--acknowledged {ack} is before --received {}",
+            args.received
+        );
     }
     let t = policy.timescales(args.stage);
-    let d = code::deadlines(calendar, t, args.stage, args.received, args.acknowledged, args.extension_days);
+    let d = code::deadlines(
+        calendar,
+        t,
+        args.stage,
+        args.received,
+        args.acknowledged,
+        args.extension_days,
+    );
     if args.json {
         println!("{}", serde_json::to_string(&d)?);
     } else {
         println!("{} received {}", args.stage, d.received);
-        println!("  acknowledge by   {} ({} working days, Code {})", d.ack_due, t.acknowledge_working_days, code::ack_provision(args.stage));
-        println!("  respond by       {} ({} working days, Code {})", d.response_due, t.respond_working_days, code::response_provision(args.stage));
+        println!(
+            "  acknowledge by   {} ({} working days, Code {})",
+            d.ack_due,
+            t.acknowledge_working_days,
+            code::ack_provision(args.stage)
+        );
+        println!(
+            "  respond by       {} ({} working days, Code {})",
+            d.response_due,
+            t.respond_working_days,
+            code::response_provision(args.stage)
+        );
         if let (Some(due), Some(n)) = (d.extended_due, args.extension_days) {
-            let over = if n > t.max_extension_working_days { " — over the Code's maximum: a good reason must be recorded" } else { "" };
-            println!("  extended to      {due} (+{n} working days, Code {}){over}", code::extension_provision(args.stage));
+            let over = if n > t.max_extension_working_days {
+                " — over the Code's maximum: a good reason must be recorded"
+            } else {
+                ""
+            };
+            println!(
+                "  extended to      {due} (+{n} working days, Code {}){over}",
+                code::extension_provision(args.stage)
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -107,7 +136,8 @@ pub enum PolicyCommand {
 
 pub fn policy(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
     let PolicyCommand::Lint { file } = cmd;
-    let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
     let profile = PolicyProfile::from_toml(&text, &file.display().to_string())?;
     let findings = profile.lint();
     for f in &findings {
@@ -116,6 +146,10 @@ pub fn policy(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
     if findings.iter().any(|f| f.severity == Severity::Error) {
         return Ok(ExitCode::FAILURE);
     }
-    println!("{}: `{}` complies with the Complaint Handling Code", file.display(), profile.name);
+    println!(
+        "{}: `{}` complies with the Complaint Handling Code",
+        file.display(),
+        profile.name
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -100,7 +100,22 @@ pub fn load_str(
     let from_env = apply_env(&mut root, env, &mut problems);
     resolve_secrets(&mut root, base, &mut problems);
     let config = typed(root, &mut problems);
+    let typed_problems = problems.len();
     let loaded = super::validate::check(&config, origin, base, &mut problems);
+    // A value refused for its type was replaced by its default; the checks that follow must
+    // not then complain about the default (e.g. "homes_owned is required" after "many").
+    let refused: Vec<String> = problems[..typed_problems]
+        .iter()
+        .map(|p| p.key.clone())
+        .collect();
+    let mut i = typed_problems;
+    while i < problems.len() {
+        if refused.contains(&problems[i].key) {
+            problems.remove(i);
+        } else {
+            i += 1;
+        }
+    }
     for p in &mut problems {
         if p.line.is_none() {
             p.line = source.line_of_key(&p.key);
@@ -256,7 +271,9 @@ fn resolve_secrets(root: &mut toml::Table, base: &Path, problems: &mut Vec<Probl
             continue;
         };
         if table.contains_key(key) {
-            problems.push(problem(format!("give either `{key}` or `{file_key}`, not both")));
+            problems.push(problem(format!(
+                "give either `{key}` or `{file_key}`, not both"
+            )));
             continue;
         }
         let path = base.join(file);
@@ -278,7 +295,7 @@ fn typed(mut root: toml::Table, problems: &mut Vec<Problem>) -> Config {
         store: section(&mut root, "store", problems),
         calendar: section(&mut root, "calendar", problems),
         policy: section(&mut root, "policy", problems),
-        staff: section(&mut root, "staff", problems),
+        staff: list_section(&mut root, "staff", problems),
         ombudsman: section(&mut root, "ombudsman", problems),
         api: section(&mut root, "api", problems),
     };
@@ -300,42 +317,129 @@ fn section<T: DeserializeOwned + Default>(
     name: &str,
     problems: &mut Vec<Problem>,
 ) -> T {
-    let Some(value) = root.remove(name) else {
-        return T::default();
-    };
-    let mut unknown = Vec::new();
-    let mut on_unknown = |path: serde_ignored::Path<'_>| {
-        let mut segs = vec![Seg::Key(name.to_owned())];
-        segs.extend(ignored_segments(&path));
-        unknown.push(render_path(&segs));
-    };
-    let de = serde_ignored::Deserializer::new(value, &mut on_unknown);
-    let result: Result<T, _> = serde_path_to_error::deserialize(de);
-    for key in unknown {
-        problems.push(Problem {
+    match root.remove(name) {
+        Some(value) => {
+            typed_value(value, &[Seg::Key(name.to_owned())], problems).unwrap_or_default()
+        }
+        None => T::default(),
+    }
+}
+
+/// An array of tables (`[[staff]]`), one element at a time, so a bad entry is reported with
+/// its own index and line and the good entries are still checked.
+fn list_section<T: DeserializeOwned>(
+    root: &mut toml::Table,
+    name: &str,
+    problems: &mut Vec<Problem>,
+) -> Vec<T> {
+    match root.remove(name) {
+        Some(toml::Value::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                typed_value(item, &[Seg::Key(name.to_owned()), Seg::Index(i)], problems)
+            })
+            .collect(),
+        Some(_) => {
+            problems.push(Problem {
+                key: name.to_owned(),
+                line: None,
+                env: None,
+                message: format!("must be a list of tables, written [[{name}]]"),
+            });
+            Vec::new()
+        }
+        None => Vec::new(),
+    }
+}
+
+/// Deserialises one value, reporting every unknown key and every type error. After a type
+/// error the offending value is removed and the rest tried again, so one bad value neither
+/// hides the problems after it nor replaces its good neighbours with defaults.
+fn typed_value<T: DeserializeOwned>(
+    mut value: toml::Value,
+    at: &[Seg],
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
+    let mut unknown = std::collections::BTreeSet::new();
+    let mut reported: Vec<Vec<Seg>> = Vec::new();
+    let report_unknown = |unknown: std::collections::BTreeSet<String>,
+                          problems: &mut Vec<Problem>| {
+        problems.extend(unknown.into_iter().map(|key| Problem {
             key,
             line: None,
             env: None,
             message: "unknown key (misspelt, or in the wrong section?)".into(),
-        });
-    }
-    match result {
-        Ok(v) => v,
-        Err(e) => {
-            let mut segs = vec![Seg::Key(name.to_owned())];
-            segs.extend(e.path().iter().filter_map(|s| match s {
+        }));
+    };
+    // Each round removes one value, so this ends; the bound is a guard, not a limit in use.
+    for _ in 0..256 {
+        let mut on_unknown = |path: serde_ignored::Path<'_>| {
+            let mut segs = at.to_vec();
+            segs.extend(ignored_segments(&path));
+            unknown.insert(render_path(&segs));
+        };
+        let de = serde_ignored::Deserializer::new(value.clone(), &mut on_unknown);
+        let err = match serde_path_to_error::deserialize::<_, T>(de) {
+            Ok(v) => {
+                report_unknown(unknown, problems);
+                return Some(v);
+            }
+            Err(e) => e,
+        };
+        let inner: Vec<Seg> = err
+            .path()
+            .iter()
+            .filter_map(|s| match s {
                 serde_path_to_error::Segment::Seq { index } => Some(Seg::Index(*index)),
                 serde_path_to_error::Segment::Map { key } => Some(Seg::Key(key.clone())),
                 _ => None,
-            }));
+            })
+            .collect();
+        // "missing field" at a place whose bad value was just removed is the same problem.
+        let repeat = reported.iter().any(|r| r.starts_with(&inner));
+        if !repeat {
+            let mut segs = at.to_vec();
+            segs.extend(inner.iter().cloned());
             problems.push(Problem {
                 key: render_path(&segs),
                 line: None,
                 env: None,
-                message: e.inner().message().trim().to_owned(),
+                message: err.inner().message().trim().to_owned(),
             });
-            T::default()
+            reported.push(inner.clone());
         }
+        if inner.is_empty() || !remove_at(&mut value, &inner) {
+            report_unknown(unknown, problems);
+            return None;
+        }
+    }
+    report_unknown(unknown, problems);
+    None
+}
+
+/// Removes the value at `path`; false when there is nothing there to remove.
+fn remove_at(value: &mut toml::Value, path: &[Seg]) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    let mut v = value;
+    for seg in parents {
+        let next = match (seg, v) {
+            (Seg::Key(k), toml::Value::Table(t)) => t.get_mut(k),
+            (Seg::Index(i), toml::Value::Array(a)) => a.get_mut(*i),
+            _ => None,
+        };
+        let Some(next) = next else {
+            return false;
+        };
+        v = next;
+    }
+    match (last, v) {
+        (Seg::Key(k), toml::Value::Table(t)) => t.remove(k).is_some(),
+        // Removing an element would shift the indices after it; an element is only dropped
+        // whole by `list_section`.
+        _ => false,
     }
 }
 

@@ -118,13 +118,15 @@ pub enum Role {
     Admin,
 }
 
-/// A member of the complaints team.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A member of the complaints team. Every field is required; they default only so that one
+/// bad field is reported without hiding the entry's other problems.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Staff {
     pub name: String,
     pub email: String,
-    pub role: Role,
+    /// Always set in a configuration that passed the checks.
+    pub role: Option<Role>,
 }
 
 /// Contact details of an ombudsman or regulator, printed on letters. They change (the Housing
@@ -229,6 +231,8 @@ impl Loaded {
 
     /// Today's date where the landlord is.
     pub fn today(&self) -> NaiveDate {
-        chrono::Utc::now().with_timezone(&self.timezone).date_naive()
+        chrono::Utc::now()
+            .with_timezone(&self.timezone)
+            .date_naive()
     }
 }

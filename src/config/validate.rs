@@ -28,7 +28,10 @@ pub(super) fn check(
     };
     let org = &config.organisation;
     if org.name.trim().is_empty() {
-        report("organisation.name", "is required: it is printed on every letter".into());
+        report(
+            "organisation.name",
+            "is required: it is printed on every letter".into(),
+        );
     }
     if !valid_prefix(&org.reference_prefix) {
         report(
@@ -51,7 +54,10 @@ pub(super) fn check(
     if timezone.is_err() {
         report(
             "calendar.timezone",
-            format!("`{}` is not an IANA time zone such as Europe/London", config.calendar.timezone),
+            format!(
+                "`{}` is not an IANA time zone such as Europe/London",
+                config.calendar.timezone
+            ),
         );
     }
 
@@ -62,7 +68,11 @@ pub(super) fn check(
         if member.name.trim().is_empty() {
             report(&format!("staff[{i}].name"), "is required".into());
         }
-        check_email(&mut report, &format!("staff[{i}].email"), Some(&member.email));
+        check_email(
+            &mut report,
+            &format!("staff[{i}].email"),
+            Some(&member.email),
+        );
         if !seen.insert(member.email.trim().to_lowercase()) {
             report(
                 &format!("staff[{i}].email"),
@@ -72,18 +82,26 @@ pub(super) fn check(
     }
 
     let o = &config.ombudsman;
-    for (name, contact) in [("housing", &o.housing), ("lgsco", &o.lgsco), ("building_safety", &o.building_safety)] {
+    for (name, contact) in [
+        ("housing", &o.housing),
+        ("lgsco", &o.lgsco),
+        ("building_safety", &o.building_safety),
+    ] {
         check_ombudsman(&mut report, name, contact);
     }
 
-    if let Some(token) = &config.api.token {
-        if token.len() < 16 {
-            report("api.token", "is too short to be safe: use at least 16 random characters".into());
-        }
+    if let Some(token) = &config.api.token
+        && token.len() < 16
+    {
+        report(
+            "api.token",
+            "is too short to be safe: use at least 16 random characters".into(),
+        );
     }
 
     let store_path = base.join(&config.store.path);
-    let calendar = Calendar::england_and_wales().with_closures(config.calendar.closure_days.iter().copied());
+    let calendar =
+        Calendar::england_and_wales().with_closures(config.calendar.closure_days.iter().copied());
     Some(Loaded {
         config: config.clone(),
         origin: origin.to_owned(),
@@ -102,10 +120,10 @@ fn valid_prefix(prefix: &str) -> bool {
 }
 
 fn check_email(report: &mut impl FnMut(&str, String), key: &str, email: Option<&str>) {
-    if let Some(email) = email {
-        if !EmailAddress::is_valid(email.trim()) {
-            report(key, format!("`{email}` is not a valid email address"));
-        }
+    if let Some(email) = email
+        && !EmailAddress::is_valid(email.trim())
+    {
+        report(key, format!("`{email}` is not a valid email address"));
     }
 }
 
@@ -115,7 +133,10 @@ fn check_ombudsman(report: &mut impl FnMut(&str, String), name: &str, c: &Ombuds
         report(&key("name"), "is required: letters name the body".into());
     }
     if c.website.trim().is_empty() {
-        report(&key("website"), "is required: letters tell residents where to go".into());
+        report(
+            &key("website"),
+            "is required: letters tell residents where to go".into(),
+        );
     }
     check_email(report, &key("email"), c.email.as_deref());
 }
@@ -134,7 +155,10 @@ fn load_policy(
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) => {
-                report(KEY, format!("cannot read policy profile {}: {e}", path.display()));
+                report(
+                    KEY,
+                    format!("cannot read policy profile {}: {e}", path.display()),
+                );
                 return None;
             }
         };
@@ -150,7 +174,10 @@ fn load_policy(
     for finding in policy.lint() {
         if finding.severity == Severity::Error {
             ok = false;
-            report(KEY, format!("profile `{}` breaks the Code: {finding}", policy.name));
+            report(
+                KEY,
+                format!("profile `{}` breaks the Code: {finding}", policy.name),
+            );
         }
     }
     ok.then_some(policy)

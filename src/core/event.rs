@@ -39,6 +39,9 @@ pub struct Opened {
 }
 
 /// Something that happened to a case.
+// `Opened` is larger than the rest, but events are few and short-lived; boxing it would only
+// complicate every constructor and pattern.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {

@@ -72,7 +72,10 @@ impl std::str::FromStr for CaseKind {
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
                 let names: Vec<_> = CaseKind::ALL.iter().map(|k| k.as_str()).collect();
-                format!("unknown case kind `{s}`; expected one of {}", names.join(", "))
+                format!(
+                    "unknown case kind `{s}`; expected one of {}",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -527,8 +530,14 @@ impl Case {
     /// the stage 2 response agrees with those findings, the complaint stays upheld, even where
     /// stage 2 finds no fault in how stage 1 was handled.
     pub fn recorded_outcome(&self) -> Option<Outcome> {
-        let stage1 = self.stages.get(&Stage::One).and_then(|r| r.decision.as_ref());
-        let stage2 = self.stages.get(&Stage::Two).and_then(|r| r.decision.as_ref());
+        let stage1 = self
+            .stages
+            .get(&Stage::One)
+            .and_then(|r| r.decision.as_ref());
+        let stage2 = self
+            .stages
+            .get(&Stage::Two)
+            .and_then(|r| r.decision.as_ref());
         match (stage1, stage2) {
             (Some(one), Some(two)) if one.outcome == Outcome::Upheld && two.agrees_with_stage1 => {
                 Some(Outcome::Upheld)
@@ -643,7 +652,10 @@ mod tests {
 
         // Stage 2 overturning stage 1 (not agreeing) records its own finding.
         stages.insert(Stage::Two, stage(Some(decision(Outcome::NotUpheld, false))));
-        assert_eq!(sample_case(stages).recorded_outcome(), Some(Outcome::NotUpheld));
+        assert_eq!(
+            sample_case(stages).recorded_outcome(),
+            Some(Outcome::NotUpheld)
+        );
     }
 
     pub(crate) fn sample_case(stages: BTreeMap<Stage, StageRecord>) -> Case {

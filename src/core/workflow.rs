@@ -214,7 +214,11 @@ fn step(case: &mut Case, event: &Event, rules: Rules<'_>) -> Result<Vec<Effect>,
     match event {
         Event::Opened(_) => return Err(refuse("the case is already open")),
         Event::MessageLinked { message } => {
-            if case.messages.iter().any(|m| m.message_id == message.message_id) {
+            if case
+                .messages
+                .iter()
+                .any(|m| m.message_id == message.message_id)
+            {
                 return Err(refuse("that message is already on the case"));
             }
             case.messages.push(message.clone());
@@ -226,7 +230,8 @@ fn step(case: &mut Case, event: &Event, rules: Rules<'_>) -> Result<Vec<Effect>,
         }
         Event::HandlerAssigned { handler } => assign_handler(case, handler)?,
         Event::DefinitionRecorded { definition } => {
-            let stage = open_stage_mut(case).ok_or_else(|| refuse("it is not an open complaint"))?;
+            let stage =
+                open_stage_mut(case).ok_or_else(|| refuse("it is not an open complaint"))?;
             stage.definition = Some(definition.clone());
         }
         Event::Acknowledged { on } => effects.extend(acknowledge(case, *on, rules, refuse)?),
@@ -248,7 +253,9 @@ fn step(case: &mut Case, event: &Event, rules: Rules<'_>) -> Result<Vec<Effect>,
         }
         Event::DecisionRecorded { decision } => {
             if case.status != Status::Acknowledged {
-                return Err(refuse("a decision is recorded after acknowledgement and before the response"));
+                return Err(refuse(
+                    "a decision is recorded after acknowledgement and before the response",
+                ));
             }
             let stage = case.stage.ok_or_else(|| refuse("it is not a complaint"))?;
             if decision.reasons.trim().is_empty() {
@@ -266,12 +273,11 @@ fn step(case: &mut Case, event: &Event, rules: Rules<'_>) -> Result<Vec<Effect>,
         Event::Responded { on } => effects.extend(respond(case, *on, refuse)?),
         Event::EscalationRequested { received, .. } => {
             // 6.12: the reasons are optional and never checked.
-            let responded = case
-                .stages
-                .get(&Stage::One)
-                .and_then(|r| r.responded_on);
+            let responded = case.stages.get(&Stage::One).and_then(|r| r.responded_on);
             let Some(responded) = responded else {
-                return Err(refuse("stage 2 follows a stage 1 response; none has been sent"));
+                return Err(refuse(
+                    "stage 2 follows a stage 1 response; none has been sent",
+                ));
             };
             if case.stage == Some(Stage::Two) {
                 return Err(refuse("the complaint is already at stage 2"));
@@ -295,7 +301,9 @@ fn step(case: &mut Case, event: &Event, rules: Rules<'_>) -> Result<Vec<Effect>,
             message,
         } => {
             if case.kind != CaseKind::ServiceRequest {
-                return Err(refuse("only a service request has a response to be unhappy with (1.5)"));
+                return Err(refuse(
+                    "only a service request has a response to be unhappy with (1.5)",
+                ));
             }
             let opened = Opened {
                 kind: CaseKind::Complaint,
@@ -312,14 +320,20 @@ fn step(case: &mut Case, event: &Event, rules: Rules<'_>) -> Result<Vec<Effect>,
             };
             effects.push(Effect::OpenLinkedComplaint(Box::new(opened)));
         }
-        Event::Reclassified { kind, reason } => effects.extend(reclassify(case, *kind, reason, rules, refuse)?),
+        Event::Reclassified { kind, reason } => {
+            effects.extend(reclassify(case, *kind, reason, rules, refuse)?)
+        }
         Event::FlagsChanged { add, remove } => {
             add_flags(case, add);
             case.flags.retain(|f| !remove.contains(f));
         }
         Event::NotAccepted { on, reasons, by } => {
-            if case.kind != CaseKind::Complaint || !matches!(case.status, Status::Received | Status::Acknowledged) {
-                return Err(refuse("only a complaint not yet answered can be not accepted"));
+            if case.kind != CaseKind::Complaint
+                || !matches!(case.status, Status::Received | Status::Acknowledged)
+            {
+                return Err(refuse(
+                    "only a complaint not yet answered can be not accepted",
+                ));
             }
             if reasons.trim().is_empty() {
                 return Err(WorkflowError::ReasonsRequired {
@@ -358,7 +372,10 @@ fn step(case: &mut Case, event: &Event, rules: Rules<'_>) -> Result<Vec<Effect>,
             }
             case.adjustments.push(adjustment.clone());
             let index = case.adjustments.len() - 1;
-            effects.push(deadline(adjustment.review_on, DueKind::AdjustmentReview { index }));
+            effects.push(deadline(
+                adjustment.review_on,
+                DueKind::AdjustmentReview { index },
+            ));
         }
         Event::RestrictionRecorded { restriction } => {
             if restriction.reason.trim().is_empty() || restriction.evidence.trim().is_empty() {
@@ -369,7 +386,10 @@ fn step(case: &mut Case, event: &Event, rules: Rules<'_>) -> Result<Vec<Effect>,
             }
             case.restrictions.push(restriction.clone());
             let index = case.restrictions.len() - 1;
-            effects.push(deadline(restriction.review_on, DueKind::RestrictionReview { index }));
+            effects.push(deadline(
+                restriction.review_on,
+                DueKind::RestrictionReview { index },
+            ));
         }
         Event::Closed { on, reason } => {
             if !case.status.is_open() {
@@ -390,7 +410,12 @@ fn step(case: &mut Case, event: &Event, rules: Rules<'_>) -> Result<Vec<Effect>,
 }
 
 /// Starts a stage: sets its acknowledgement and response clocks and drafts the acknowledgement.
-fn start_stage(case: &mut Case, stage: Stage, received: NaiveDate, rules: Rules<'_>) -> Vec<Effect> {
+fn start_stage(
+    case: &mut Case,
+    stage: Stage,
+    received: NaiveDate,
+    rules: Rules<'_>,
+) -> Vec<Effect> {
     let t = rules.policy.timescales(stage);
     let d = code::deadlines(rules.calendar, t, stage, received, None, None);
     case.stage = Some(stage);
@@ -418,7 +443,10 @@ fn start_stage(case: &mut Case, stage: Stage, received: NaiveDate, rules: Rules<
 
 fn assign_handler(case: &mut Case, handler: &str) -> Result<(), WorkflowError> {
     if case.stage == Some(Stage::Two) {
-        let stage1 = case.stages.get(&Stage::One).and_then(|r| r.handler.as_deref());
+        let stage1 = case
+            .stages
+            .get(&Stage::One)
+            .and_then(|r| r.handler.as_deref());
         if let Some(stage1) = stage1.filter(|h| h.eq_ignore_ascii_case(handler)) {
             return Err(WorkflowError::SameHandlerAtStage2 {
                 handler: stage1.to_owned(),
@@ -439,7 +467,9 @@ fn acknowledge(
     refuse: &dyn Fn(&str) -> WorkflowError,
 ) -> Result<Vec<Effect>, WorkflowError> {
     if case.status != Status::Received {
-        return Err(refuse("only a complaint awaiting acknowledgement can be acknowledged"));
+        return Err(refuse(
+            "only a complaint awaiting acknowledgement can be acknowledged",
+        ));
     }
     let stage = case.stage.ok_or_else(|| refuse("it is not a complaint"))?;
     let rec = case
@@ -483,7 +513,9 @@ fn extend(
     let stage = case.stage.ok_or_else(|| refuse("it is not a complaint"))?;
     if case.status != Status::Acknowledged {
         // The response clock runs from acknowledgement (6.3, 6.14); an extension moves it.
-        return Err(refuse("an extension is agreed after acknowledgement and before the response"));
+        return Err(refuse(
+            "an extension is agreed after acknowledgement and before the response",
+        ));
     }
     if ext.working_days == 0 {
         return Err(refuse("an extension must be at least one working day"));
@@ -495,7 +527,9 @@ fn extend(
         });
     }
     if ext.update_interval == 0 {
-        return Err(refuse("agree an interval for keeping the resident informed (Code 5.9)"));
+        return Err(refuse(
+            "agree an interval for keeping the resident informed (Code 5.9)",
+        ));
     }
     let rec = case
         .stages
@@ -588,10 +622,14 @@ fn reclassify(
     if kind == case.kind {
         return Err(refuse("the case already has that kind"));
     }
-    if case.kind == CaseKind::Complaint && (case.status != Status::Received || case.stage != Some(Stage::One)) {
+    if case.kind == CaseKind::Complaint
+        && (case.status != Status::Received || case.stage != Some(Stage::One))
+    {
         // Past acknowledgement, dropping a complaint is a refusal: it needs `not_accepted`
         // with reasons and the Ombudsman route (2.4), not a quiet change of kind.
-        return Err(refuse("an acknowledged complaint can only be not accepted, with reasons"));
+        return Err(refuse(
+            "an acknowledged complaint can only be not accepted, with reasons",
+        ));
     }
     let was = case.kind;
     case.kind = kind;
@@ -641,7 +679,10 @@ fn reopen(
     rec.responded_on = None;
     rec.response_due = rules.calendar.add_working_days(on, t.respond_working_days);
     case.status = Status::Acknowledged;
-    Ok(vec![deadline(rec.effective_due(), DueKind::Response { stage })])
+    Ok(vec![deadline(
+        rec.effective_due(),
+        DueKind::Response { stage },
+    )])
 }
 
 fn open_stage_mut(case: &mut Case) -> Option<&mut StageRecord> {

@@ -60,7 +60,10 @@ impl Store {
             }
             let recorded: Recorded =
                 serde_json::from_str(&line).map_err(|e| import_error(n, e.to_string()))?;
-            if pending.first().is_some_and(|p| p.reference != recorded.reference) {
+            if pending
+                .first()
+                .is_some_and(|p| p.reference != recorded.reference)
+            {
                 self.import_case(&pending, rules, n)?;
                 pending.clear();
             }
@@ -68,7 +71,10 @@ impl Store {
             if recorded.seq != expected {
                 return Err(import_error(
                     n,
-                    format!("{} event {} found where {expected} was expected", recorded.reference, recorded.seq),
+                    format!(
+                        "{} event {} found where {expected} was expected",
+                        recorded.reference, recorded.seq
+                    ),
                 ));
             }
             if let Some((prefix_year, number)) = keys::split_reference(&recorded.reference) {
@@ -82,13 +88,19 @@ impl Store {
             self.import_case(&pending, rules, count)?;
         }
         for (prefix_year, last) in counters {
-            self.tree.insert(keys::counter(&prefix_year), &last.to_be_bytes())?;
+            self.tree
+                .insert(keys::counter(&prefix_year), &last.to_be_bytes())?;
         }
         self.flush().await?;
         Ok(count)
     }
 
-    fn import_case(&self, events: &[Recorded], rules: Rules<'_>, line: usize) -> Result<(), StoreError> {
+    fn import_case(
+        &self,
+        events: &[Recorded],
+        rules: Rules<'_>,
+        line: usize,
+    ) -> Result<(), StoreError> {
         let reference = &events[0].reference;
         let case = workflow::replay(reference, events.iter().map(|r| &r.event), rules)
             .map_err(|e| import_error(line, format!("{reference} cannot be replayed: {e}")))?;
@@ -114,7 +126,10 @@ impl Store {
             let (k, v) = kv?;
             let recorded: Recorded = decode(&k, &v)?;
             report.events += 1;
-            by_case.entry(recorded.reference.clone()).or_default().push(recorded);
+            by_case
+                .entry(recorded.reference.clone())
+                .or_default()
+                .push(recorded);
         }
         let mut expected_index: BTreeSet<Vec<u8>> = BTreeSet::new();
         let mut snapshots = BTreeSet::new();
@@ -123,10 +138,17 @@ impl Store {
             report.cases += 1;
             snapshots.insert(case.reference.clone());
             expected_index.extend(keys::index_keys(&case));
-            self.verify_case(&case, by_case.get(&case.reference), rules, &mut report.problems);
+            self.verify_case(
+                &case,
+                by_case.get(&case.reference),
+                rules,
+                &mut report.problems,
+            );
         }
         for reference in by_case.keys().filter(|r| !snapshots.contains(*r)) {
-            report.problems.push(format!("{reference} has events but no snapshot"));
+            report
+                .problems
+                .push(format!("{reference} has events but no snapshot"));
         }
         let mut actual_index = BTreeSet::new();
         for prefix in [keys::DUE, keys::STATUS, keys::CONTACTS] {
@@ -135,27 +157,44 @@ impl Store {
             }
         }
         for k in expected_index.difference(&actual_index) {
-            report.problems.push(format!("index entry missing: {}", String::from_utf8_lossy(k)));
+            report.problems.push(format!(
+                "index entry missing: {}",
+                String::from_utf8_lossy(k)
+            ));
         }
         for k in actual_index.difference(&expected_index) {
-            report.problems.push(format!("stale index entry: {}", String::from_utf8_lossy(k)));
+            report
+                .problems
+                .push(format!("stale index entry: {}", String::from_utf8_lossy(k)));
         }
         Ok(report)
     }
 
-    fn verify_case(&self, case: &Case, events: Option<&Vec<Recorded>>, rules: Rules<'_>, problems: &mut Vec<String>) {
+    fn verify_case(
+        &self,
+        case: &Case,
+        events: Option<&Vec<Recorded>>,
+        rules: Rules<'_>,
+        problems: &mut Vec<String>,
+    ) {
         let r = &case.reference;
         let Some(events) = events else {
             problems.push(format!("{r} has a snapshot but no events"));
             return;
         };
-        let seqs_ok = events.iter().enumerate().all(|(i, e)| e.seq as usize == i + 1);
+        let seqs_ok = events
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e.seq as usize == i + 1);
         if !seqs_ok {
             problems.push(format!("{r}: event sequence has a gap"));
         }
         match workflow::replay(r, events.iter().map(|e| &e.event), rules) {
             Ok(replayed) if replayed == *case => {}
-            Ok(_) => problems.push(format!("{r}: snapshot differs from the replay of its {} events", events.len())),
+            Ok(_) => problems.push(format!(
+                "{r}: snapshot differs from the replay of its {} events",
+                events.len()
+            )),
             Err(e) => problems.push(format!("{r}: events cannot be replayed: {e}")),
         }
         for id in case.message_ids() {

@@ -46,7 +46,12 @@ pub fn events_of(reference: &str) -> Vec<u8> {
 }
 
 pub fn due(item: &DueItem, reference: &str) -> Vec<u8> {
-    format!("d/{}/{reference}/{}", item.due.format("%Y-%m-%d"), item.what.key()).into_bytes()
+    format!(
+        "d/{}/{reference}/{}",
+        item.due.format("%Y-%m-%d"),
+        item.what.key()
+    )
+    .into_bytes()
 }
 
 pub fn due_from(date: NaiveDate) -> Vec<u8> {

@@ -26,6 +26,11 @@ pub use write::Commit;
 /// The on-disk layout this build reads and writes. Bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// A file beside sled's own, written once the store is initialised. If sled later opens the
+/// directory as empty while this file exists, its data was lost or damaged: that must be an
+/// error, never a fresh store that would hand out the same case references again.
+const MARKER: &str = "redress-store";
+
 /// sled's page cache. Its default (1 GiB) is far more than a complaints store needs; a small
 /// cache keeps the daemon's resident memory low.
 const CACHE_BYTES: u64 = 32 * 1024 * 1024;
@@ -37,9 +42,13 @@ pub enum StoreError {
         "the store at {path} is in use by another process (is the daemon running? while it runs, use its API)"
     )]
     Locked { path: PathBuf },
-    #[error("the store at {path} is damaged ({detail}); restore it from an export with `redress import`")]
+    #[error(
+        "the store at {path} is damaged ({detail}); restore it from an export with `redress import`"
+    )]
     Corrupt { path: PathBuf, detail: String },
-    #[error("the store at {path} has layout version {found}, but this redress reads version {expected}")]
+    #[error(
+        "the store at {path} has layout version {found}, but this redress reads version {expected}"
+    )]
     WrongVersion {
         path: PathBuf,
         found: String,
@@ -122,6 +131,16 @@ impl Store {
     }
 
     fn check_version(&self) -> Result<(), StoreError> {
+        self.check_layout()?;
+        let marker = self.path.join(MARKER);
+        if !marker.exists() {
+            std::fs::write(&marker, format!("redress store, layout {SCHEMA_VERSION}\n"))
+                .map_err(|e| StoreError::Io(e.into()))?;
+        }
+        Ok(())
+    }
+
+    fn check_layout(&self) -> Result<(), StoreError> {
         match self.tree.get(keys::VERSION)? {
             Some(v) => {
                 let found = String::from_utf8_lossy(&v).into_owned();
@@ -132,6 +151,12 @@ impl Store {
                         expected: SCHEMA_VERSION,
                     });
                 }
+            }
+            None if self.tree.is_empty() && self.path.join(MARKER).exists() => {
+                return Err(StoreError::Corrupt {
+                    path: self.path.clone(),
+                    detail: "it was initialised before but its data is missing".to_owned(),
+                });
             }
             None if self.tree.is_empty() => {
                 self.tree
@@ -152,8 +177,7 @@ fn open_error(path: &Path, e: sled::Error) -> StoreError {
     let path = path.to_path_buf();
     match e {
         sled::Error::Io(io)
-            if io.kind() == std::io::ErrorKind::WouldBlock
-                || io.to_string().contains("lock") =>
+            if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") =>
         {
             StoreError::Locked { path }
         }

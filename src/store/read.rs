@@ -29,10 +29,7 @@ impl Store {
     /// The case with this reference, if any.
     pub fn case(&self, reference: &str) -> Result<Option<Case>, StoreError> {
         let key = keys::case(reference);
-        self.tree
-            .get(&key)?
-            .map(|v| decode(&key, &v))
-            .transpose()
+        self.tree.get(&key)?.map(|v| decode(&key, &v)).transpose()
     }
 
     /// The case with this reference, or [`StoreError::NotFound`].
@@ -43,12 +40,10 @@ impl Store {
 
     /// Every case, in reference order.
     pub fn cases(&self) -> impl Iterator<Item = Result<Case, StoreError>> + '_ {
-        self.tree
-            .scan_prefix(keys::CASES)
-            .map(|kv| {
-                let (k, v) = kv?;
-                decode(&k, &v)
-            })
+        self.tree.scan_prefix(keys::CASES).map(|kv| {
+            let (k, v) = kv?;
+            decode(&k, &v)
+        })
     }
 
     /// References of the cases with this status, from the status index.

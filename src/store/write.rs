@@ -119,7 +119,6 @@ impl Store {
             TransactionError::Storage(e) => StoreError::Io(e),
         })
     }
-
 }
 
 /// Opens a case inside a transaction: next reference for the receipt year, workflow, write.
@@ -172,7 +171,10 @@ pub(super) fn write_change(
         actor: actor.to_owned(),
         event: event.clone(),
     };
-    tx.insert(keys::event(r, new.version), encode("event", &recorded).map_err(Conflictable::Abort)?)?;
+    tx.insert(
+        keys::event(r, new.version),
+        encode("event", &recorded).map_err(Conflictable::Abort)?,
+    )?;
     write_snapshot(tx, old, new)?;
     for effect in effects {
         if matches!(effect, Effect::Draft(_) | Effect::Alert(_)) {
@@ -182,15 +184,25 @@ pub(super) fn write_change(
                 effect: effect.clone(),
             };
             let id = tx.generate_id()?;
-            tx.insert(keys::queue(id), encode("effect", &queued).map_err(Conflictable::Abort)?)?;
+            tx.insert(
+                keys::queue(id),
+                encode("effect", &queued).map_err(Conflictable::Abort)?,
+            )?;
         }
     }
     Ok(())
 }
 
 /// Writes the snapshot and brings the indexes from `old`'s entries to `new`'s.
-pub(super) fn write_snapshot(tx: &TransactionalTree, old: Option<&Case>, new: &Case) -> TxResult<()> {
-    tx.insert(keys::case(&new.reference), encode("case", new).map_err(Conflictable::Abort)?)?;
+pub(super) fn write_snapshot(
+    tx: &TransactionalTree,
+    old: Option<&Case>,
+    new: &Case,
+) -> TxResult<()> {
+    tx.insert(
+        keys::case(&new.reference),
+        encode("case", new).map_err(Conflictable::Abort)?,
+    )?;
     let before = old.map(keys::index_keys).unwrap_or_default();
     let after = keys::index_keys(new);
     for key in before.iter().filter(|k| after.binary_search(k).is_err()) {
