@@ -9,7 +9,7 @@ use std::io::{BufRead, Write};
 
 use super::write::write_snapshot;
 use super::{Store, StoreError, decode, encode, keys};
-use crate::core::event::Recorded;
+use crate::core::event::{Event, Recorded};
 use crate::core::model::Case;
 use crate::core::workflow::{self, Rules};
 
@@ -40,79 +40,48 @@ impl Store {
         Ok(count)
     }
 
-    /// Restores an export into this store, which must hold no cases. Each case's events are
-    /// replayed through the workflow and written with their snapshot and indexes; effects are
-    /// not queued again (those letters were drafted when the events first happened).
+    /// Restores an export into this store, which must hold no cases. The whole file is read,
+    /// checked and replayed through the workflow before anything is written, so a bad line
+    /// leaves the store empty. Effects are not queued again (those letters were drafted when
+    /// the events first happened).
     pub async fn import(&self, input: impl BufRead, rules: Rules<'_>) -> Result<usize, StoreError> {
         if self.case_count() > 0 {
             return Err(StoreError::NotEmpty {
                 path: self.path.clone(),
             });
         }
-        let mut pending: Vec<Recorded> = Vec::new();
-        let mut count = 0;
-        let mut counters: BTreeMap<String, u64> = BTreeMap::new();
-        for (i, line) in input.lines().enumerate() {
-            let n = i + 1;
-            let line = line.map_err(|e| import_error(n, e.to_string()))?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let recorded: Recorded =
-                serde_json::from_str(&line).map_err(|e| import_error(n, e.to_string()))?;
-            if pending
-                .first()
-                .is_some_and(|p| p.reference != recorded.reference)
-            {
-                self.import_case(&pending, rules, n)?;
-                pending.clear();
-            }
-            let expected = pending.len() as u32 + 1;
-            if recorded.seq != expected {
-                return Err(import_error(
-                    n,
-                    format!(
-                        "{} event {} found where {expected} was expected",
-                        recorded.reference, recorded.seq
-                    ),
-                ));
-            }
-            if let Some((prefix_year, number)) = keys::split_reference(&recorded.reference) {
-                let c = counters.entry(prefix_year.to_owned()).or_default();
-                *c = (*c).max(number);
-            }
-            pending.push(recorded);
-            count += 1;
-        }
-        if !pending.is_empty() {
-            self.import_case(&pending, rules, count)?;
-        }
-        for (prefix_year, last) in counters {
-            self.tree
-                .insert(keys::counter(&prefix_year), &last.to_be_bytes())?;
+        let cases = read_export(input, rules)?;
+        let count = cases.iter().map(|c| c.events.len()).sum();
+        for case in &cases {
+            self.write_imported(case)?;
         }
         self.flush().await?;
         Ok(count)
     }
 
-    fn import_case(
-        &self,
-        events: &[Recorded],
-        rules: Rules<'_>,
-        line: usize,
-    ) -> Result<(), StoreError> {
-        let reference = &events[0].reference;
-        let case = workflow::replay(reference, events.iter().map(|r| &r.event), rules)
-            .map_err(|e| import_error(line, format!("{reference} cannot be replayed: {e}")))?;
-        let encoded: Vec<_> = events
+    /// Writes one replayed case: its events, snapshot, indexes, and the reference counter, all
+    /// in one transaction so no reference can be handed out again.
+    fn write_imported(&self, imported: &ImportedCase) -> Result<(), StoreError> {
+        let reference = &imported.case.reference;
+        let encoded: Vec<_> = imported
+            .events
             .iter()
-            .map(|r| encode("event", r).map(|bytes| (keys::event(reference, r.seq), bytes)))
+            .map(|(r, _)| encode("event", r).map(|bytes| (keys::event(reference, r.seq), bytes)))
             .collect::<Result<_, _>>()?;
+        let counter = keys::split_reference(reference);
         self.transact(|tx| {
             for (k, v) in &encoded {
                 tx.insert(k.as_slice(), v.as_slice())?;
             }
-            write_snapshot(tx, None, &case)
+            if let Some((prefix_year, number)) = counter {
+                let key = keys::counter(prefix_year);
+                let last = tx
+                    .get(&key)?
+                    .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+                    .unwrap_or(0);
+                tx.insert(key, &last.max(number).to_be_bytes())?;
+            }
+            write_snapshot(tx, None, &imported.case)
         })
     }
 
@@ -133,11 +102,18 @@ impl Store {
         }
         let mut expected_index: BTreeSet<Vec<u8>> = BTreeSet::new();
         let mut snapshots = BTreeSet::new();
+        let mut message_owners: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for case in self.cases() {
             let case = case?;
             report.cases += 1;
             snapshots.insert(case.reference.clone());
             expected_index.extend(keys::index_keys(&case));
+            for id in case.message_ids() {
+                message_owners
+                    .entry(id.to_owned())
+                    .or_default()
+                    .insert(case.reference.clone());
+            }
             self.verify_case(
                 &case,
                 by_case.get(&case.reference),
@@ -167,6 +143,7 @@ impl Store {
                 .problems
                 .push(format!("stale index entry: {}", String::from_utf8_lossy(k)));
         }
+        self.verify_message_index(&message_owners, &mut report.problems)?;
         Ok(report)
     }
 
@@ -197,12 +174,124 @@ impl Store {
             )),
             Err(e) => problems.push(format!("{r}: events cannot be replayed: {e}")),
         }
-        for id in case.message_ids() {
-            if !matches!(self.reference_for_message(id), Ok(Some(_))) {
-                problems.push(format!("{r}: message {id} missing from the message index"));
+    }
+
+    /// Every Message-ID on a case must be indexed to a case that holds it, and every index
+    /// entry must name such a case. (A Message-ID reused across cases is indexed to the first.)
+    fn verify_message_index(
+        &self,
+        owners: &BTreeMap<String, BTreeSet<String>>,
+        problems: &mut Vec<String>,
+    ) -> Result<(), StoreError> {
+        let mut indexed = BTreeSet::new();
+        for kv in self.tree.scan_prefix(keys::MESSAGES) {
+            let (k, v) = kv?;
+            let id = String::from_utf8_lossy(&k[keys::MESSAGES.len()..]).into_owned();
+            let reference = String::from_utf8_lossy(&v).into_owned();
+            match owners.get(&id) {
+                Some(refs) if refs.contains(&reference) => {}
+                Some(_) => problems.push(format!(
+                    "message {id} is indexed to {reference}, which does not hold it"
+                )),
+                None => problems.push(format!("stale message index entry: {id} -> {reference}")),
+            }
+            indexed.insert(id);
+        }
+        for (id, refs) in owners {
+            if !indexed.contains(id) {
+                let refs: Vec<_> = refs.iter().cloned().collect();
+                problems.push(format!(
+                    "{}: message {id} missing from the message index",
+                    refs.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A case read from an export and replayed, with the line of each event.
+struct ImportedCase {
+    events: Vec<(Recorded, usize)>,
+    case: Case,
+}
+
+/// Reads a whole export: each case's events must be together and numbered from 1, and must
+/// replay through the workflow. Errors name the line of the event at fault.
+fn read_export(input: impl BufRead, rules: Rules<'_>) -> Result<Vec<ImportedCase>, StoreError> {
+    let mut cases: Vec<ImportedCase> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (i, line) in input.lines().enumerate() {
+        let n = i + 1;
+        let line = line.map_err(|e| import_error(n, e.to_string()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let recorded: Recorded =
+            serde_json::from_str(&line).map_err(|e| import_error(n, e.to_string()))?;
+        let current = cases
+            .last_mut()
+            .filter(|c| c.case.reference == recorded.reference);
+        match current {
+            Some(imported) => {
+                let expected = imported.events.len() as u32 + 1;
+                if recorded.seq != expected {
+                    return Err(import_error(
+                        n,
+                        format!(
+                            "{} event {} found where {expected} was expected",
+                            recorded.reference, recorded.seq
+                        ),
+                    ));
+                }
+                imported.case = workflow::apply(&imported.case, &recorded.event, rules)
+                    .map_err(|e| replay_error(n, &recorded.reference, e))?
+                    .case;
+                imported.events.push((recorded, n));
+            }
+            None => {
+                if !seen.insert(recorded.reference.clone()) {
+                    return Err(import_error(
+                        n,
+                        format!(
+                            "{} appears again after other cases: a case's events must be together",
+                            recorded.reference
+                        ),
+                    ));
+                }
+                let Event::Opened(opened) = &recorded.event else {
+                    return Err(import_error(
+                        n,
+                        format!(
+                            "{} does not start with an `opened` event",
+                            recorded.reference
+                        ),
+                    ));
+                };
+                if recorded.seq != 1 {
+                    return Err(import_error(
+                        n,
+                        format!(
+                            "{} starts at event {}, not 1",
+                            recorded.reference, recorded.seq
+                        ),
+                    ));
+                }
+                let case = workflow::open(&recorded.reference, opened, rules)
+                    .map_err(|e| replay_error(n, &recorded.reference, e))?
+                    .case;
+                cases.push(ImportedCase {
+                    events: vec![(recorded, n)],
+                    case,
+                });
             }
         }
     }
+    Ok(cases)
+}
+
+fn replay_error(line: usize, reference: &str, e: workflow::WorkflowError) -> StoreError {
+    import_error(line, format!("{reference} cannot be replayed: {e}"))
 }
 
 fn import_error(line: usize, message: String) -> StoreError {

@@ -108,6 +108,17 @@ impl Store {
                 return Err(StoreError::Corrupt { path, detail });
             }
         };
+        // Only this store's tree may hold data: a sled database written by something else
+        // must not be taken over (its default tree or other trees hold data, ours is absent).
+        let foreign = !db.is_empty()
+            || db
+                .tree_names()
+                .iter()
+                .any(|n| n.as_ref() != b"__sled__default" && n.as_ref() != b"redress");
+        let ours = db.tree_names().iter().any(|n| n.as_ref() == b"redress");
+        if foreign && !ours {
+            return Err(StoreError::NotAStore { path });
+        }
         let tree = db.open_tree("redress")?;
         let store = Store {
             db,

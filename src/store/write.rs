@@ -139,6 +139,15 @@ fn open_in(
     let number = last + 1;
     tx.insert(counter_key, &number.to_be_bytes())?;
     let reference = format!("{prefix_year}-{number:05}");
+    if tx.get(keys::case(&reference))?.is_some() {
+        // Only reachable if a counter was lost; never overwrite a case's record.
+        return Err(Conflictable::Abort(StoreError::Corrupt {
+            path: std::path::PathBuf::from(&reference),
+            detail: format!(
+                "the reference counter for {prefix_year} is behind: {reference} already exists"
+            ),
+        }));
+    }
     let decided = workflow::open(&reference, opened, rules).map_err(abort)?;
     let event = Event::Opened(opened.clone());
     write_change(tx, None, &decided.case, &event, actor, at, &decided.effects)?;
