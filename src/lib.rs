@@ -10,7 +10,14 @@
 //! - [`store`]: the sled store — event log, snapshots and indexes written in one transaction.
 //! - [`cli`]: the command-line front end `main` dispatches to.
 
+pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod daemon;
+pub mod intake;
+pub mod letters;
+pub mod mail;
+pub mod outbox;
 pub mod store;
+pub mod web;

@@ -232,6 +232,7 @@ async fn open_case_writes_event_one_a_snapshot_and_index_entries() {
         channel: Channel::Email,
         date: d("2026-12-18"),
         summary: "Complaint about damp".into(),
+        source_hash: None,
     });
     let commit = store
         .open_case(first.clone(), STAFF, at("2026-12-18T14:30:00Z"), s.rules())
@@ -723,6 +724,7 @@ async fn populated(path: &Path, s: &Setup) -> Store {
         channel: Channel::Email,
         date: d("2026-02-10"),
         summary: "Still not fixed".into(),
+        source_hash: None,
     };
     store
         .record(

@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use chrono::{NaiveDate, Utc};
 use clap::{Args, Subcommand};
 
+use super::remote::Backend;
 use super::{block_on, open_store};
 use crate::config::Loaded;
 use crate::core::event::{Event, Opened, Recorded};
@@ -88,28 +89,56 @@ pub struct DueArgs {
 }
 
 pub fn case(cmd: CaseCommand, loaded: &Loaded) -> anyhow::Result<ExitCode> {
-    let store = open_store(loaded)?;
+    // Listing and showing also work while the daemon holds the store (through its API).
     match cmd {
         CaseCommand::List { status, json } => {
-            let cases: Vec<Case> = match status {
-                Some(s) => store
-                    .references_with_status(s)?
-                    .iter()
-                    .map(|r| store.require_case(r))
-                    .collect::<Result<_, _>>()?,
-                None => store.cases().collect::<Result<_, _>>()?,
-            };
+            let backend = Backend::connect(loaded)?;
+            let cases: Vec<Case> = backend
+                .cases()?
+                .into_iter()
+                .filter(|c| status.is_none_or(|s| c.status == s))
+                .collect();
             print_cases(&cases, json)?;
+            return Ok(ExitCode::SUCCESS);
         }
         CaseCommand::Show { reference, json } => {
-            let case = store.require_case(&reference)?;
-            let events = store.events(&reference)?;
+            let (case, events) = Backend::connect(loaded)?.case(&reference)?;
             if json {
                 println!("{}", serde_json::json!({ "case": case, "events": events }));
             } else {
                 print_case(&case, &events);
             }
+            return Ok(ExitCode::SUCCESS);
         }
+        CaseCommand::Record {
+            reference,
+            event,
+            by,
+        } => {
+            check_staff(loaded, &by)?;
+            let event: Event = serde_json::from_str(&read_event(&event)?)
+                .context("the event is not valid event JSON")?;
+            let (case, linked) =
+                Backend::connect(loaded)?.record(loaded, &reference, event, &by)?;
+            println!(
+                "{} is now {} (event {})",
+                reference,
+                case.status.as_str(),
+                case.version
+            );
+            if let Some(linked) = linked {
+                println!(
+                    "{} opened as a linked complaint (Code 1.5)",
+                    linked.reference
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
+    let store = open_store(loaded)?;
+    match cmd {
+        CaseCommand::List { .. } | CaseCommand::Show { .. } | CaseCommand::Record { .. } => {}
         CaseCommand::Open(args) => {
             check_staff(loaded, &args.by)?;
             let opened = Opened {
@@ -134,35 +163,12 @@ pub fn case(cmd: CaseCommand, loaded: &Loaded) -> anyhow::Result<ExitCode> {
             let commit = block_on(store.open_case(opened, &args.by, Utc::now(), loaded.rules()))??;
             println!("{}", commit.case.reference);
         }
-        CaseCommand::Record {
-            reference,
-            event,
-            by,
-        } => {
-            check_staff(loaded, &by)?;
-            let event: Event = serde_json::from_str(&read_event(&event)?)
-                .context("the event is not valid event JSON")?;
-            let commit =
-                block_on(store.record(&reference, event, &by, Utc::now(), loaded.rules()))??;
-            println!(
-                "{} is now {} (event {})",
-                reference,
-                commit.case.status.as_str(),
-                commit.case.version
-            );
-            if let Some(linked) = commit.linked {
-                println!(
-                    "{} opened as a linked complaint (Code 1.5)",
-                    linked.reference
-                );
-            }
-        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Approvals and records name a real member of staff when the configuration lists any.
-fn check_staff(loaded: &Loaded, by: &str) -> anyhow::Result<()> {
+pub(super) fn check_staff(loaded: &Loaded, by: &str) -> anyhow::Result<()> {
     let staff = &loaded.config.staff;
     if !staff.is_empty() && !staff.iter().any(|s| s.email.eq_ignore_ascii_case(by)) {
         bail!("{by} is not in the [[staff]] list of {}", loaded.origin);

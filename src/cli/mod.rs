@@ -2,6 +2,8 @@
 //! Errors here are `anyhow`, with the library's own error text as the cause.
 
 mod cases;
+mod mail;
+mod remote;
 mod tools;
 
 use std::path::PathBuf;
@@ -26,6 +28,24 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: intake, drafts, outbox and the HTTP API, until SIGTERM or SIGINT.
+    Run,
+    /// Take in .eml files (e.g. mail received before redress ran); the Code's clock runs from
+    /// --received when given.
+    Ingest {
+        #[arg(long)]
+        received: Option<chrono::NaiveDate>,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Drafted letters: list, show, approve, reject.
+    #[command(subcommand)]
+    Draft(mail::DraftCommand),
+    /// Messages that opened no case (automatic or unreadable mail), with the reason.
+    SetAside {
+        #[arg(long)]
+        json: bool,
+    },
     /// Check the configuration and print every problem with its key and line.
     CheckConfig,
     /// Print England & Wales bank holidays (the weekday taken off), one per line.
@@ -67,6 +87,14 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config_path = cli.config.clone();
     match cli.command {
+        Command::Run => mail::run(load_config(&config_file(config_path))?),
+        Command::Ingest { received, files } => {
+            mail::ingest(&load_config(&config_file(config_path))?, received, &files)
+        }
+        Command::Draft(cmd) => mail::draft(cmd, &load_config(&config_file(config_path))?),
+        Command::SetAside { json } => {
+            mail::set_aside(&load_config(&config_file(config_path))?, json)
+        }
         Command::CheckConfig => tools::check_config(&config_file(config_path)),
         Command::Holidays { from_year, to_year } => tools::holidays(from_year, to_year),
         Command::Deadlines(args) => {

@@ -297,6 +297,8 @@ fn typed(mut root: toml::Table, problems: &mut Vec<Problem>) -> Config {
         policy: section(&mut root, "policy", problems),
         staff: list_section(&mut root, "staff", problems),
         ombudsman: section(&mut root, "ombudsman", problems),
+        mail: section(&mut root, "mail", problems),
+        http: section(&mut root, "http", problems),
         api: section(&mut root, "api", problems),
     };
     for name in root.keys() {
@@ -305,7 +307,7 @@ fn typed(mut root: toml::Table, problems: &mut Vec<Problem>) -> Config {
             line: None,
             env: None,
             message: "unknown section or key; expected organisation, store, calendar, policy, \
-                      staff, ombudsman or api"
+                      staff, ombudsman, mail, http or api"
                 .into(),
         });
     }

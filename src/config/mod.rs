@@ -27,6 +27,8 @@ pub struct Config {
     /// Complaints staff and managers; approvals and alerts are addressed by these emails.
     pub staff: Vec<Staff>,
     pub ombudsman: Ombudsmen,
+    pub mail: MailConfig,
+    pub http: HttpConfig,
     pub api: ApiConfig,
 }
 
@@ -195,6 +197,106 @@ impl Default for Ombudsmen {
     }
 }
 
+/// What to do with a message in the IMAP mailbox once its case change is stored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AfterProcessing {
+    /// Move it to `processed_folder` (needs the MOVE extension, or copy + delete).
+    #[default]
+    Move,
+    /// Leave it in place with the `$Processed` keyword set.
+    Flag,
+}
+
+/// Email in and out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MailConfig {
+    /// The complaints address letters come from, e.g. `complaints@example.org`.
+    pub from: Option<String>,
+    /// Where residents' replies should go, if not to `from`.
+    pub reply_to: Option<String>,
+    /// Domain of the Message-IDs redress gives its letters; our own mail coming back is
+    /// recognised by it. Defaults to the domain of `from`.
+    pub message_id_domain: Option<String>,
+    /// A Maildir whose `new/` folder is read for incoming mail (the embedded default). Messages
+    /// are moved to its `cur/` once their case change is stored.
+    pub maildir: Option<PathBuf>,
+    /// `imaps://user@host:993/INBOX`, `imap://user@host:143/INBOX` or
+    /// `imap://user@host/INBOX?tls=starttls` (user percent-encoded).
+    pub imap_url: Option<String>,
+    /// A secret: prefer `imap_password_file`.
+    pub imap_password: Option<String>,
+    pub processed_folder: String,
+    pub quarantine_folder: String,
+    pub sent_folder: String,
+    pub after_processing: AfterProcessing,
+    /// IDLE is interrupted this often for a full check, in case a notification was missed.
+    pub idle_recheck_seconds: u64,
+    /// `smtps://user@host:465`, `smtp://user@host:587` (STARTTLS), `smtp://host:25?tls=none`,
+    /// or `file:///path/to/folder` (letters written as .eml files: the embedded default).
+    pub smtp_url: Option<String>,
+    /// A secret: prefer `smtp_password_file`.
+    pub smtp_password: Option<String>,
+    /// Larger messages are quarantined rather than parsed.
+    pub max_message_bytes: usize,
+    /// More messages than this from one address in one day are set aside as a likely loop.
+    pub daily_cap_per_sender: u64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            from: None,
+            reply_to: None,
+            message_id_domain: None,
+            maildir: None,
+            imap_url: None,
+            imap_password: None,
+            processed_folder: "Processed".to_owned(),
+            quarantine_folder: "Quarantine".to_owned(),
+            sent_folder: "Sent".to_owned(),
+            after_processing: AfterProcessing::Move,
+            idle_recheck_seconds: 300,
+            smtp_url: None,
+            smtp_password: None,
+            max_message_bytes: 25 * 1024 * 1024,
+            daily_cap_per_sender: 50,
+        }
+    }
+}
+
+impl MailConfig {
+    /// The domain for our Message-IDs.
+    pub fn id_domain(&self) -> String {
+        self.message_id_domain
+            .clone()
+            .or_else(|| {
+                self.from
+                    .as_deref()
+                    .and_then(|f| f.rsplit_once('@'))
+                    .map(|(_, d)| d.to_owned())
+            })
+            .unwrap_or_else(|| "redress.invalid".to_owned())
+    }
+}
+
+/// The daemon's HTTP listener (JSON API now, staff UI and webhooks later).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpConfig {
+    /// Address and port; keep it on loopback unless a reverse proxy with TLS is in front.
+    pub listen: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: "127.0.0.1:8080".to_owned(),
+        }
+    }
+}
+
 /// The daemon's local JSON API.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -205,7 +307,7 @@ pub struct ApiConfig {
 
 /// Keys whose value may instead be read from a file named by `<key>_file`, so secrets stay out
 /// of the configuration file and the environment.
-pub const SECRET_KEYS: &[&str] = &["api.token"];
+pub const SECRET_KEYS: &[&str] = &["api.token", "mail.imap_password", "mail.smtp_password"];
 
 /// A configuration that passed every check, with the things derived from it.
 #[derive(Clone, Debug)]
@@ -213,6 +315,8 @@ pub struct Loaded {
     pub config: Config,
     /// The file it came from (for messages), if any.
     pub origin: String,
+    /// The configuration file's folder: relative paths are taken from here.
+    pub base: PathBuf,
     /// The store path, resolved against the configuration file's folder.
     pub store_path: PathBuf,
     pub timezone: chrono_tz::Tz,
@@ -227,6 +331,26 @@ impl Loaded {
             calendar: &self.calendar,
             policy: &self.policy,
         }
+    }
+
+    /// A path from the configuration, resolved against the configuration file's folder.
+    pub fn resolve(&self, path: &std::path::Path) -> PathBuf {
+        self.base.join(path)
+    }
+
+    /// The folder letters are written to when `smtp_url` is `file://…` (relative paths
+    /// allowed: `file://outbox` is `outbox` beside the configuration file).
+    pub fn outbox_folder(&self) -> Option<PathBuf> {
+        let url = self.config.mail.smtp_url.as_deref()?;
+        let path = url.strip_prefix("file://")?;
+        Some(self.resolve(std::path::Path::new(path)))
+    }
+
+    /// The date a message arriving at `at` counts as received, in the landlord's time zone
+    /// and after the policy's daily cut-off.
+    pub fn received_on(&self, at: chrono::DateTime<chrono::Utc>) -> NaiveDate {
+        self.policy
+            .received_on(at.with_timezone(&self.timezone).naive_local())
     }
 
     /// Today's date where the landlord is.

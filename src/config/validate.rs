@@ -99,12 +99,24 @@ pub(super) fn check(
         );
     }
 
+    check_mail(&mut report, &config.mail);
+    if config.http.listen.parse::<std::net::SocketAddr>().is_err() {
+        report(
+            "http.listen",
+            format!(
+                "`{}` is not an address and port such as 127.0.0.1:8080",
+                config.http.listen
+            ),
+        );
+    }
+
     let store_path = base.join(&config.store.path);
     let calendar =
         Calendar::england_and_wales().with_closures(config.calendar.closure_days.iter().copied());
     Some(Loaded {
         config: config.clone(),
         origin: origin.to_owned(),
+        base: base.to_path_buf(),
         store_path,
         timezone: timezone.ok()?,
         calendar,
@@ -124,6 +136,60 @@ fn check_email(report: &mut impl FnMut(&str, String), key: &str, email: Option<&
         && !EmailAddress::is_valid(email.trim())
     {
         report(key, format!("`{email}` is not a valid email address"));
+    }
+}
+
+fn check_mail(report: &mut impl FnMut(&str, String), mail: &super::MailConfig) {
+    check_email(report, "mail.from", mail.from.as_deref());
+    check_email(report, "mail.reply_to", mail.reply_to.as_deref());
+    if let Some(u) = &mail.imap_url {
+        match url::Url::parse(u) {
+            Ok(url) if matches!(url.scheme(), "imap" | "imaps") && url.host().is_some() => {
+                if url.username().is_empty() {
+                    report(
+                        "mail.imap_url",
+                        "names no user: write imaps://user@host:993/INBOX".into(),
+                    );
+                }
+            }
+            _ => report(
+                "mail.imap_url",
+                format!(
+                    "`{u}` is not an imap:// or imaps:// URL such as imaps://user@host:993/INBOX"
+                ),
+            ),
+        }
+        if mail.imap_password.is_none() {
+            report(
+                "mail.imap_password",
+                "is required with imap_url (or imap_password_file)".into(),
+            );
+        }
+    }
+    if let Some(u) = &mail.smtp_url {
+        match url::Url::parse(u) {
+            Ok(url) if matches!(url.scheme(), "smtp" | "smtps") && url.host().is_some() => {}
+            Ok(url) if url.scheme() == "file" => {}
+            _ => report(
+                "mail.smtp_url",
+                format!("`{u}` is not an smtp://, smtps:// or file:// URL"),
+            ),
+        }
+        if mail.from.is_none() {
+            report(
+                "mail.from",
+                "is required to send letters (e.g. complaints@example.org)".into(),
+            );
+        }
+    }
+    if mail.max_message_bytes < 1024 {
+        report(
+            "mail.max_message_bytes",
+            "is too small to hold an email".into(),
+        );
+    }
+    if mail.daily_cap_per_sender == 0 {
+        report("mail.daily_cap_per_sender", "must be at least 1".into());
     }
 }
 

@@ -133,6 +133,12 @@ pub enum Event {
         on: NaiveDate,
         reason: String,
     },
+    /// A letter was refused permanently by the mail system (a 5xx reply).
+    DeliveryFailed {
+        message_id: String,
+        on: NaiveDate,
+        reason: String,
+    },
 }
 
 impl Event {
@@ -158,6 +164,7 @@ impl Event {
             Event::RestrictionRecorded { .. } => "restriction_recorded",
             Event::Closed { .. } => "closed",
             Event::Reopened { .. } => "reopened",
+            Event::DeliveryFailed { .. } => "delivery_failed",
         }
     }
 }

@@ -377,6 +377,18 @@ pub struct LinkedMessage {
     pub channel: Channel,
     pub date: NaiveDate,
     pub summary: String,
+    /// SHA-256 of the raw source, which the store keeps (5.12: "all correspondence").
+    #[serde(default)]
+    pub source_hash: Option<String>,
+}
+
+/// A letter that could not be delivered (a permanent SMTP failure), kept on the record so
+/// staff can reach the resident another way before the deadline passes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryFailure {
+    pub message_id: String,
+    pub on: NaiveDate,
+    pub reason: String,
 }
 
 /// The reasons a member of staff gave for not accepting a complaint (2.4, 5.11).
@@ -425,6 +437,8 @@ pub struct Case {
     pub linked_cases: Vec<String>,
     pub refusal: Option<Refusal>,
     pub closure: Option<Closure>,
+    #[serde(default)]
+    pub delivery_failures: Vec<DeliveryFailure>,
     /// How many events have been folded into this snapshot.
     pub version: u32,
 }
@@ -680,6 +694,7 @@ mod tests {
             linked_cases: vec![],
             refusal: None,
             closure: None,
+            delivery_failures: vec![],
             version: 1,
         }
     }

@@ -13,8 +13,8 @@ use crate::core::calendar::Calendar;
 use crate::core::code::{self, PolicyProfile, Stage, provision};
 use crate::core::event::{Event, Opened};
 use crate::core::model::{
-    Case, CaseKind, Channel, Closure, DueItem, DueKind, Extension, Flag, Refusal, StageRecord,
-    Status,
+    Case, CaseKind, Channel, Closure, DeliveryFailure, DueItem, DueKind, Extension, Flag, Refusal,
+    StageRecord, Status,
 };
 
 /// What the workflow needs to know about the landlord: its working days and its timescales.
@@ -138,6 +138,7 @@ pub fn open(reference: &str, opened: &Opened, rules: Rules<'_>) -> Result<Decide
         linked_cases: opened.linked_to.iter().cloned().collect(),
         refusal: None,
         closure: None,
+        delivery_failures: Vec::new(),
         version: 1,
     };
     add_flags(&mut case, &opened.flags);
@@ -404,6 +405,15 @@ fn step(case: &mut Case, event: &Event, rules: Rules<'_>) -> Result<Vec<Effect>,
                 reason: reason.clone(),
             });
         }
+        Event::DeliveryFailed {
+            message_id,
+            on,
+            reason,
+        } => case.delivery_failures.push(DeliveryFailure {
+            message_id: message_id.clone(),
+            on: *on,
+            reason: reason.clone(),
+        }),
         Event::Reopened { on, reason } => effects.extend(reopen(case, *on, reason, rules, refuse)?),
     }
     Ok(effects)

@@ -876,6 +876,7 @@ fn a_message_joins_a_case_once() {
         channel: Channel::Email,
         date: d("2026-01-06"),
         summary: "photos attached".into(),
+        source_hash: None,
     };
     let case = f.ok(
         &case,

@@ -12,6 +12,12 @@
 //! | `p/` | contact key NUL reference | empty: the contact index |
 //! | `i/` | Message-ID | reference: the message index |
 //! | `q/` | id (20 digits) | effect still to be carried out (JSON) |
+//! | `h/` | SHA-256 of a raw message | who holds it: a case reference or `set-aside` |
+//! | `r/` | SHA-256 | the raw message |
+//! | `x/` | SHA-256 | set-aside record (JSON): automatic or unreadable mail |
+//! | `k/` | `YYYY-MM-DD/` sender | messages taken in from that sender that day (u64) |
+//! | `l/` | id (20 digits) | a draft letter (JSON) |
+//! | `o/` | id (20 digits) | an approved letter waiting to be sent (JSON) |
 //!
 //! Free-form parts that may contain `/` (contact keys, Message-IDs) are either last or ended by
 //! a NUL byte, which no email address or header contains.
@@ -28,6 +34,33 @@ pub const STATUS: &[u8] = b"s/";
 pub const CONTACTS: &[u8] = b"p/";
 pub const MESSAGES: &[u8] = b"i/";
 pub const QUEUE: &[u8] = b"q/";
+pub const SET_ASIDE: &[u8] = b"x/";
+pub const DRAFTS: &[u8] = b"l/";
+pub const OUTBOX: &[u8] = b"o/";
+
+pub fn seen(hash: &str) -> Vec<u8> {
+    format!("h/{hash}").into_bytes()
+}
+
+pub fn raw(hash: &str) -> Vec<u8> {
+    format!("r/{hash}").into_bytes()
+}
+
+pub fn set_aside(hash: &str) -> Vec<u8> {
+    format!("x/{hash}").into_bytes()
+}
+
+pub fn sender_count(day: NaiveDate, sender: &str) -> Vec<u8> {
+    format!("k/{}/{sender}", day.format("%Y-%m-%d")).into_bytes()
+}
+
+pub fn draft(id: u64) -> Vec<u8> {
+    format!("l/{id:020}").into_bytes()
+}
+
+pub fn outbox(id: u64) -> Vec<u8> {
+    format!("o/{id:020}").into_bytes()
+}
 
 pub fn counter(prefix_year: &str) -> Vec<u8> {
     format!("n/{prefix_year}").into_bytes()

@@ -9,7 +9,9 @@
 //! transaction is sled's simplest atomic unit and range scans by prefix give the indexes.
 
 mod backup;
+mod drafts;
 pub mod keys;
+mod messages;
 mod read;
 mod write;
 
@@ -20,6 +22,7 @@ use thiserror::Error;
 use crate::core::workflow::WorkflowError;
 
 pub use backup::VerifyReport;
+pub use messages::{MessageMark, SET_ASIDE_HOLDER, SetAside, SetAsideKind};
 pub use read::{DueEntry, QueuedEffect};
 pub use write::Commit;
 
@@ -67,6 +70,10 @@ pub enum StoreError {
         key: String,
         source: serde_json::Error,
     },
+    #[error("draft {id} cannot be approved or changed: {why}")]
+    DraftRefused { id: u64, why: String },
+    #[error("message {hash} was already taken in ({holder})")]
+    Duplicate { hash: String, holder: String },
     #[error("import needs an empty store, but {path} already holds cases")]
     NotEmpty { path: PathBuf },
     #[error("import line {line}: {message}")]

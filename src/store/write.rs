@@ -10,6 +10,7 @@ use sled::transaction::{
     ConflictableTransactionError as Conflictable, TransactionError, TransactionalTree,
 };
 
+use super::messages::{MessageMark, mark_message};
 use super::{Store, StoreError, decode, encode, keys};
 use crate::core::event::{Event, Opened, Recorded};
 use crate::core::model::Case;
@@ -80,29 +81,63 @@ impl Store {
         at: DateTime<Utc>,
         rules: Rules<'_>,
     ) -> Result<Commit, StoreError> {
+        self.record_all(reference, &[event], None, actor, at, rules)
+            .await
+    }
+
+    /// Records several events on one case in one transaction (e.g. a resident's reply and the
+    /// stage 2 request it makes). With `message`, the message's marker is checked and set in
+    /// the same transaction, so a message can never change a case twice.
+    pub async fn record_all(
+        &self,
+        reference: &str,
+        events: &[Event],
+        message: Option<&MessageMark>,
+        actor: &str,
+        at: DateTime<Utc>,
+        rules: Rules<'_>,
+    ) -> Result<Commit, StoreError> {
         let prefix = &self.prefix;
         let commit = self.transact(|tx| {
-            let old = load(tx, reference)?;
-            let decided = workflow::apply(&old, &event, rules).map_err(abort)?;
-            let mut case = decided.case;
-            write_change(tx, Some(&old), &case, &event, actor, at, &decided.effects)?;
+            if let Some(mark) = message {
+                mark_message(tx, mark, reference)?;
+            }
+            let mut case = load(tx, reference)?;
+            let mut effects = Vec::new();
             let mut linked = None;
-            for effect in &decided.effects {
-                if let Effect::OpenLinkedComplaint(opened) = effect {
-                    let (complaint, _) = open_in(tx, prefix, opened, actor, at, rules)?;
-                    let link = Event::CaseLinked {
-                        reference: complaint.reference.clone(),
-                    };
-                    let next = workflow::apply(&case, &link, rules).map_err(abort)?;
-                    write_change(tx, Some(&case), &next.case, &link, actor, at, &[])?;
-                    case = next.case;
-                    linked = Some(complaint);
-                }
+            for event in events {
+                let (next, decided, opened) = apply_in(tx, prefix, &case, event, actor, at, rules)?;
+                case = next;
+                effects.extend(decided);
+                linked = linked.or(opened);
             }
             Ok(Commit {
                 case,
-                effects: decided.effects.clone(),
+                effects,
                 linked,
+            })
+        })?;
+        self.flush().await?;
+        Ok(commit)
+    }
+
+    /// Opens a case for an inbound message, setting the message's marker in the same
+    /// transaction.
+    pub async fn open_case_for_message(
+        &self,
+        opened: Opened,
+        message: &MessageMark,
+        actor: &str,
+        at: DateTime<Utc>,
+        rules: Rules<'_>,
+    ) -> Result<Commit, StoreError> {
+        let commit = self.transact(|tx| {
+            let (case, effects) = open_in(tx, &self.prefix, &opened, actor, at, rules)?;
+            mark_message(tx, message, &case.reference)?;
+            Ok(Commit {
+                case,
+                effects,
+                linked: None,
             })
         })?;
         self.flush().await?;
@@ -119,6 +154,36 @@ impl Store {
             TransactionError::Storage(e) => StoreError::Io(e),
         })
     }
+}
+
+/// Applies one event inside a transaction, carrying out a linked-complaint effect (1.5) there
+/// too. Returns the new case, the effects, and the linked complaint if one was opened.
+pub(super) fn apply_in(
+    tx: &TransactionalTree,
+    prefix: &str,
+    old: &Case,
+    event: &Event,
+    actor: &str,
+    at: DateTime<Utc>,
+    rules: Rules<'_>,
+) -> TxResult<(Case, Vec<Effect>, Option<Case>)> {
+    let decided = workflow::apply(old, event, rules).map_err(abort)?;
+    let mut case = decided.case;
+    write_change(tx, Some(old), &case, event, actor, at, &decided.effects)?;
+    let mut linked = None;
+    for effect in &decided.effects {
+        if let Effect::OpenLinkedComplaint(opened) = effect {
+            let (complaint, _) = open_in(tx, prefix, opened, actor, at, rules)?;
+            let link = Event::CaseLinked {
+                reference: complaint.reference.clone(),
+            };
+            let next = workflow::apply(&case, &link, rules).map_err(abort)?;
+            write_change(tx, Some(&case), &next.case, &link, actor, at, &[])?;
+            case = next.case;
+            linked = Some(complaint);
+        }
+    }
+    Ok((case, decided.effects, linked))
 }
 
 /// Opens a case inside a transaction: next reference for the receipt year, workflow, write.

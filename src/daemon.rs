@@ -1,0 +1,243 @@
+//! `redress run`: wires the workers together.
+//!
+//! Start-up is a linear sequence of logged steps: open the store, start intake (Maildir and/or
+//! IMAP), the drafter (queued draft effects → drafts), the outbox and the HTTP API, then tell
+//! systemd we are ready. On SIGTERM or SIGINT every worker is told to stop, finishes the
+//! message in hand, and the process exits 0 within 10 seconds.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use thiserror::Error;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::Loaded;
+use crate::intake;
+use crate::letters::plain;
+use crate::outbox::{self, Transport};
+use crate::store::{Store, StoreError};
+use crate::web;
+
+/// How long workers get to finish after a stop signal.
+const STOP_DEADLINE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the HTTP listener cannot use {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("the outbox cannot start: {0}")]
+    Outbox(#[from] outbox::SendError),
+    #[error("the API token file {path}: {source}")]
+    Token {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Where the daemon keeps the API token it made, when the configuration gives none.
+pub fn token_path(loaded: &Loaded) -> PathBuf {
+    loaded.store_path.with_extension("api-token")
+}
+
+/// The API token: the configured one, or one made at first start and kept beside the store
+/// (readable by the owner only) so the command line can find it.
+fn api_token(loaded: &Loaded) -> Result<String, DaemonError> {
+    if let Some(token) = &loaded.config.api.token {
+        return Ok(token.clone());
+    }
+    let path = token_path(loaded);
+    let err = |source| DaemonError::Token {
+        path: path.clone(),
+        source,
+    };
+    if let Ok(existing) = std::fs::read_to_string(&path)
+        && !existing.trim().is_empty()
+    {
+        return Ok(existing.trim().to_owned());
+    }
+    let mut bytes = [0u8; 24];
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(err)?;
+    let token = hex::encode(bytes);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    std::fs::write(&path, &token).map_err(err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    }
+    Ok(token)
+}
+
+/// Runs until SIGTERM or SIGINT.
+pub async fn run(loaded: Loaded) -> Result<(), DaemonError> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    tracing::info!(config = %loaded.origin, "starting redress");
+    let store = open_store(&loaded).await?;
+    tracing::info!(store = %loaded.store_path.display(), cases = store.case_count(), "store open");
+    let token = api_token(&loaded)?;
+    let loaded = Arc::new(loaded);
+    let (stop, stopped) = watch::channel(false);
+    let mut workers = JoinSet::new();
+
+    if let Some(dir) = &loaded.config.mail.maildir {
+        let root = loaded.resolve(dir);
+        workers.spawn(intake::maildir::run(
+            store.clone(),
+            loaded.clone(),
+            root,
+            stopped.clone(),
+        ));
+    }
+    if loaded.config.mail.imap_url.is_some() {
+        workers.spawn(intake::imap::run(
+            store.clone(),
+            loaded.clone(),
+            stopped.clone(),
+        ));
+    }
+    workers.spawn(drafter(store.clone(), loaded.clone(), stopped.clone()));
+    match Transport::from_config(&loaded)? {
+        Some(transport) => {
+            workers.spawn(outbox::run(
+                store.clone(),
+                loaded.clone(),
+                transport,
+                stopped.clone(),
+            ));
+        }
+        None => tracing::warn!("no mail.smtp_url: approved letters wait in the outbox"),
+    }
+    let addr = loaded.config.http.listen.clone();
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|source| DaemonError::Listen {
+            addr: addr.clone(),
+            source,
+        })?;
+    tracing::info!(%addr, "HTTP API listening");
+    let app = web::router(web::AppState {
+        store: store.clone(),
+        loaded: loaded.clone(),
+        token: Arc::new(token),
+    });
+    let mut http_stop = stopped.clone();
+    workers.spawn(async move {
+        let shutdown = async move {
+            let _ = http_stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!("HTTP API: {e}");
+        }
+    });
+
+    notify(&[sd_notify::NotifyState::Ready]);
+    tracing::info!("ready");
+    let watchdog = watchdog(stopped.clone());
+    tokio::pin!(watchdog);
+    tokio::select! {
+        () = signal() => {}
+        () = &mut watchdog => {}
+    }
+    notify(&[sd_notify::NotifyState::Stopping]);
+    tracing::info!("stopping");
+    let _ = stop.send(true);
+    let finished = tokio::time::timeout(STOP_DEADLINE, async {
+        while workers.join_next().await.is_some() {}
+    })
+    .await;
+    if finished.is_err() {
+        tracing::warn!("workers did not finish within {STOP_DEADLINE:?}; stopping anyway");
+        workers.abort_all();
+    }
+    store.flush().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Opens the store, waiting a little if a command-line call holds it for a moment (a
+/// service restarted while an administrator runs `redress case list` must still start).
+async fn open_store(loaded: &Loaded) -> Result<Store, DaemonError> {
+    let prefix = &loaded.config.organisation.reference_prefix;
+    let started = std::time::Instant::now();
+    loop {
+        match Store::open(&loaded.store_path, prefix) {
+            Err(StoreError::Locked { .. }) if started.elapsed() < STOP_DEADLINE => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+/// Turns queued "draft this letter" effects into drafts for approval.
+async fn drafter(store: Store, loaded: Arc<Loaded>, mut shutdown: watch::Receiver<bool>) {
+    let domain = loaded.config.mail.id_domain();
+    while !*shutdown.borrow() {
+        let render =
+            |case: &crate::core::model::Case, letter| plain::render(case, letter, &loaded.config);
+        match store.make_drafts(render, &domain, Utc::now()).await {
+            Ok(made) => {
+                for d in made {
+                    tracing::info!(draft = d.id, case = %d.reference, letter = %d.letter.name(), "draft waiting for approval");
+                }
+            }
+            Err(e) => tracing::error!("drafter: {e}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+async fn signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Pings systemd's watchdog at half its interval while running; never completes.
+async fn watchdog(stopped: watch::Receiver<bool>) {
+    let Some(interval) = sd_notify::watchdog_enabled() else {
+        return std::future::pending().await;
+    };
+    let every = interval / 2;
+    while !*stopped.borrow() {
+        notify(&[sd_notify::NotifyState::Watchdog]);
+        tokio::time::sleep(every).await;
+    }
+    std::future::pending().await
+}
+
+fn notify(state: &[sd_notify::NotifyState<'_>]) {
+    // Outside systemd there is no socket; that is not an error.
+    let _ = sd_notify::notify(state);
+}

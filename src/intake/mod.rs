@@ -1,0 +1,282 @@
+//! Intake: one pipeline for every inbound message, whatever brought it (Maildir, IMAP, a
+//! back-filled `.eml` file).
+//!
+//! Nothing lost, nothing doubled: a message's raw source is kept, then exactly one of these is
+//! written, together with the message's seen-marker in one transaction: a new case, an event
+//! on an existing case, or a set-aside record (automatic or unreadable mail). Taking the same
+//! message in again finds the marker and does nothing. The source (IMAP, Maildir) may forget
+//! the message only after this returns.
+
+pub mod imap;
+pub mod maildir;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::classify::{self, Normalised};
+use crate::config::Loaded;
+use crate::core::event::{Event, Opened};
+use crate::core::model::{CaseKind, Channel, Contact, Direction, LinkedMessage};
+use crate::mail::{self, ParsedMail, find_reference};
+use crate::store::{MessageMark, SetAside, SetAsideKind, Store, StoreError};
+
+/// Who the store records as the actor for changes intake makes.
+pub const ACTOR: &str = "intake";
+
+/// A message as it arrived.
+#[derive(Clone, Debug)]
+pub struct Inbound<'a> {
+    pub raw: &'a [u8],
+    /// When it reached the mailbox (IMAP INTERNALDATE, file time, or now).
+    pub arrived: DateTime<Utc>,
+    /// For back-filled messages: the date it was really received (the Code's clock).
+    pub received: Option<NaiveDate>,
+    /// Where it came from, for the record (`maildir:NAME`, `imap:UIDVALIDITY:UID`).
+    pub source: String,
+}
+
+/// What became of a message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// It opened a new case.
+    Opened { reference: String, kind: CaseKind },
+    /// It joined an existing case; `events` names what it recorded there.
+    Joined {
+        reference: String,
+        events: Vec<String>,
+    },
+    /// It was taken in before; `holder` is the case (or `set-aside`) that has it.
+    Duplicate { holder: String },
+    /// It opened no case and is kept with the reason.
+    SetAside { kind: SetAsideKind, reason: String },
+}
+
+/// Takes one message in. Errors are store failures only: every message, however broken, has
+/// an [`Outcome`].
+pub async fn ingest(
+    store: &Store,
+    loaded: &Loaded,
+    inbound: Inbound<'_>,
+) -> Result<Outcome, StoreError> {
+    let hash = mail::content_hash(inbound.raw);
+    if let Some(holder) = store.seen(&hash)? {
+        return Ok(Outcome::Duplicate { holder });
+    }
+    store.put_raw(&hash, inbound.raw)?;
+    let day = inbound
+        .received
+        .unwrap_or_else(|| loaded.received_on(inbound.arrived));
+    let mail_config = &loaded.config.mail;
+    let parsed = match mail::parse(inbound.raw, mail_config.max_message_bytes) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            let mark = MessageMark {
+                hash: hash.clone(),
+                sender: None,
+                day,
+            };
+            return set_aside(
+                store,
+                &inbound,
+                &mark,
+                None,
+                SetAsideKind::Quarantined,
+                e.to_string(),
+            )
+            .await;
+        }
+    };
+    let mark = MessageMark {
+        hash: hash.clone(),
+        sender: Some(parsed.from.address.clone()),
+        day,
+    };
+    if let Some(reason) = mail::automated_reason(&parsed, &mail_config.id_domain()) {
+        return set_aside(
+            store,
+            &inbound,
+            &mark,
+            Some(&parsed),
+            SetAsideKind::Automated,
+            reason,
+        )
+        .await;
+    }
+    let count = store.messages_from(&parsed.from.address, day)?;
+    if count >= mail_config.daily_cap_per_sender {
+        let reason = format!(
+            "{} messages from {} today, over the cap of {}: a likely mail loop",
+            count + 1,
+            parsed.from.address,
+            mail_config.daily_cap_per_sender
+        );
+        return set_aside(
+            store,
+            &inbound,
+            &mark,
+            Some(&parsed),
+            SetAsideKind::OverCap,
+            reason,
+        )
+        .await;
+    }
+    let linked = linked_message(store, &parsed, &hash, day)?;
+    let normalised = Normalised {
+        subject: parsed.subject.clone(),
+        text: parsed.text.clone(),
+    };
+    let rules = loaded.rules();
+    let now = Utc::now();
+    if let Some(reference) = thread(store, loaded, &parsed)? {
+        let case = store.require_case(&reference)?;
+        let mut events = vec![Event::MessageLinked {
+            message: linked.clone(),
+        }];
+        events.extend(classify::follow_up(&case, &normalised, day));
+        let result = match store
+            .record_all(&reference, &events, Some(&mark), ACTOR, now, rules)
+            .await
+        {
+            // The follow-up was refused (the case moved on): keep the message on the record.
+            Err(StoreError::Workflow(_)) if events.len() > 1 => {
+                events.truncate(1);
+                store
+                    .record_all(&reference, &events, Some(&mark), ACTOR, now, rules)
+                    .await
+            }
+            other => other,
+        };
+        return match result {
+            Ok(_) => Ok(Outcome::Joined {
+                reference,
+                events: events.iter().map(|e| e.name().to_owned()).collect(),
+            }),
+            Err(StoreError::Duplicate { holder, .. }) => Ok(Outcome::Duplicate { holder }),
+            Err(e) => Err(e),
+        };
+    }
+    let class = classify::classify(&normalised);
+    let opened = Opened {
+        kind: class.kind,
+        received: day,
+        channel: Channel::Email,
+        complainant: Contact {
+            name: parsed.from.name.clone(),
+            email: Some(parsed.from.address.clone()),
+            ..Contact::default()
+        },
+        representative: None,
+        group_members: Vec::new(),
+        summary: linked.summary.clone(),
+        flags: class.flags,
+        message: Some(linked),
+        handler: None,
+        linked_to: None,
+    };
+    match store
+        .open_case_for_message(opened, &mark, ACTOR, now, rules)
+        .await
+    {
+        Ok(commit) => Ok(Outcome::Opened {
+            reference: commit.case.reference,
+            kind: commit.case.kind,
+        }),
+        Err(StoreError::Duplicate { holder, .. }) => Ok(Outcome::Duplicate { holder }),
+        Err(e) => Err(e),
+    }
+}
+
+async fn set_aside(
+    store: &Store,
+    inbound: &Inbound<'_>,
+    mark: &MessageMark,
+    parsed: Option<&ParsedMail>,
+    kind: SetAsideKind,
+    reason: String,
+) -> Result<Outcome, StoreError> {
+    let record = SetAside {
+        hash: mark.hash.clone(),
+        kind,
+        reason: reason.clone(),
+        source: inbound.source.clone(),
+        arrived: inbound.arrived,
+        from: parsed.map(|p| p.from.address.clone()),
+        subject: parsed.map(|p| p.subject.clone()),
+    };
+    match store.set_aside(&record, mark).await {
+        Ok(()) => Ok(Outcome::SetAside { kind, reason }),
+        Err(StoreError::Duplicate { holder, .. }) => Ok(Outcome::Duplicate { holder }),
+        Err(e) => Err(e),
+    }
+}
+
+/// The message as kept on the case. A Message-ID already used by a different message (some
+/// senders reuse them) is replaced by one made from the content hash, so both are kept.
+fn linked_message(
+    store: &Store,
+    parsed: &ParsedMail,
+    hash: &str,
+    day: NaiveDate,
+) -> Result<LinkedMessage, StoreError> {
+    let message_id = match &parsed.message_id {
+        Some(id) if store.reference_for_message(id)?.is_none() => id.clone(),
+        _ => format!("<{}@content.redress.invalid>", &hash[..32]),
+    };
+    Ok(LinkedMessage {
+        message_id,
+        direction: Direction::Inbound,
+        channel: Channel::Email,
+        date: day,
+        summary: summary(parsed),
+        source_hash: Some(hash.to_owned()),
+    })
+}
+
+fn summary(parsed: &ParsedMail) -> String {
+    let body: String = parsed.text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut s = if parsed.subject.is_empty() {
+        body
+    } else {
+        format!("{}: {body}", parsed.subject)
+    };
+    if s.chars().count() > 300 {
+        s = s.chars().take(297).collect::<String>() + "...";
+    }
+    if s.trim().is_empty() {
+        "(empty message)".to_owned()
+    } else {
+        s
+    }
+}
+
+/// Which case a message belongs to (SPEC §8): the reference in the subject, then the
+/// messages it replies to, then the sender's one open case.
+fn thread(
+    store: &Store,
+    loaded: &Loaded,
+    parsed: &ParsedMail,
+) -> Result<Option<String>, StoreError> {
+    let prefix = &loaded.config.organisation.reference_prefix;
+    if let Some(reference) = find_reference(&parsed.subject, prefix)
+        && store.case(&reference)?.is_some()
+    {
+        return Ok(Some(reference));
+    }
+    for id in parsed
+        .in_reply_to
+        .iter()
+        .chain(parsed.references.iter().rev())
+    {
+        if let Some(reference) = store.reference_for_message(id)? {
+            return Ok(Some(reference));
+        }
+    }
+    let mut open = Vec::new();
+    for reference in store.references_for_contact(&format!("email:{}", parsed.from.address))? {
+        if store.case(&reference)?.is_some_and(|c| c.status.is_open()) {
+            open.push(reference);
+        }
+    }
+    Ok(if open.len() == 1 { open.pop() } else { None })
+}

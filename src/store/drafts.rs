@@ -1,0 +1,379 @@
+//! Drafts and the outbox.
+//!
+//! The workflow queues "draft this letter" effects in the same transaction as the event that
+//! needs them; [`Store::make_drafts`] turns each into a [`Draft`] and removes the queue entry
+//! in one transaction, so no letter is drafted twice or forgotten. Approval puts a draft in
+//! the outbox (`o/`); a send is recorded, with its effect on the case (acknowledged,
+//! responded), in one transaction.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sled::transaction::{ConflictableTransactionError as Conflictable, TransactionalTree};
+
+use super::write::{Queued, apply_in};
+use super::{Store, StoreError, decode, encode, keys};
+use crate::core::code::Stage;
+use crate::core::event::Event;
+use crate::core::model::{Case, Channel, Direction, LinkedMessage};
+use crate::core::workflow::{self, Effect, LetterKind, Rules};
+use crate::letters::{Draft, DraftStatus};
+
+type TxResult<T> = Result<T, Conflictable<StoreError>>;
+
+fn refused(id: u64, why: impl Into<String>) -> Conflictable<StoreError> {
+    Conflictable::Abort(StoreError::DraftRefused {
+        id,
+        why: why.into(),
+    })
+}
+
+fn load_draft(tx: &TransactionalTree, id: u64) -> TxResult<Draft> {
+    let key = keys::draft(id);
+    let bytes = tx
+        .get(&key)?
+        .ok_or_else(|| Conflictable::Abort(StoreError::NotFound(format!("draft {id}"))))?;
+    decode(&key, &bytes).map_err(Conflictable::Abort)
+}
+
+fn save_draft(tx: &TransactionalTree, draft: &Draft) -> TxResult<()> {
+    tx.insert(
+        keys::draft(draft.id),
+        encode("draft", draft).map_err(Conflictable::Abort)?,
+    )?;
+    Ok(())
+}
+
+fn load_case(tx: &TransactionalTree, reference: &str) -> TxResult<Case> {
+    let key = keys::case(reference);
+    let bytes = tx
+        .get(&key)?
+        .ok_or_else(|| Conflictable::Abort(StoreError::NotFound(reference.to_owned())))?;
+    decode(&key, &bytes).map_err(Conflictable::Abort)
+}
+
+impl Store {
+    /// Turns every queued draft effect into a draft; returns the new drafts. `render` writes
+    /// subject and body from the case; `id_domain` is the domain of our Message-IDs.
+    pub async fn make_drafts(
+        &self,
+        render: impl Fn(&Case, LetterKind) -> (String, String),
+        id_domain: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Draft>, StoreError> {
+        let mut made = Vec::new();
+        for queued in self.queued_effects()? {
+            let Effect::Draft(letter) = queued.queued.effect else {
+                continue;
+            };
+            let queue_key = keys::queue(queued.id);
+            let draft = self.transact(|tx| {
+                if tx.get(&queue_key)?.is_none() {
+                    return Ok(None); // made by another worker meanwhile
+                }
+                let case = load_case(tx, &queued.queued.reference)?;
+                let (subject, body) = render(&case, letter);
+                let id = tx.generate_id()?;
+                let draft = new_draft(id, &case, letter, subject, body, id_domain, at);
+                save_draft(tx, &draft)?;
+                tx.remove(queue_key.as_slice())?;
+                Ok(Some(draft))
+            })?;
+            made.extend(draft);
+        }
+        if !made.is_empty() {
+            self.flush().await?;
+        }
+        Ok(made)
+    }
+
+    /// Every draft, oldest first.
+    pub fn drafts(&self) -> Result<Vec<Draft>, StoreError> {
+        self.tree
+            .scan_prefix(keys::DRAFTS)
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode(&k, &v)
+            })
+            .collect()
+    }
+
+    /// One draft.
+    pub fn draft(&self, id: u64) -> Result<Draft, StoreError> {
+        let key = keys::draft(id);
+        let bytes = self
+            .tree
+            .get(&key)?
+            .ok_or_else(|| StoreError::NotFound(format!("draft {id}")))?;
+        decode(&key, &bytes)
+    }
+
+    /// Approves a pending draft and puts it in the outbox. Refused, with the provision, when
+    /// the Code forbids it: a stage 2 letter approved by the stage 1 handler (6.13), an
+    /// acknowledgement without the complaint definition (5.6).
+    pub async fn approve_draft(
+        &self,
+        id: u64,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Draft, StoreError> {
+        let draft = self.transact(|tx| {
+            let mut draft = load_draft(tx, id)?;
+            if draft.status != DraftStatus::Pending {
+                return Err(refused(
+                    id,
+                    format!("it is {}, not pending", draft.status.as_str()),
+                ));
+            }
+            let case = load_case(tx, &draft.reference)?;
+            check_approval(id, &draft, &case, by)?;
+            draft.status = DraftStatus::Approved;
+            draft.decided_by = Some(by.to_owned());
+            draft.decided_at = Some(at);
+            save_draft(tx, &draft)?;
+            tx.insert(keys::outbox(id), &[] as &[u8])?;
+            Ok(draft)
+        })?;
+        self.flush().await?;
+        Ok(draft)
+    }
+
+    /// Rejects a pending draft, with the reason.
+    pub async fn reject_draft(
+        &self,
+        id: u64,
+        by: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Draft, StoreError> {
+        let draft = self.transact(|tx| {
+            let mut draft = load_draft(tx, id)?;
+            if draft.status != DraftStatus::Pending {
+                return Err(refused(
+                    id,
+                    format!("it is {}, not pending", draft.status.as_str()),
+                ));
+            }
+            if reason.trim().is_empty() {
+                return Err(refused(id, "say why it is rejected"));
+            }
+            draft.status = DraftStatus::Rejected;
+            draft.decided_by = Some(by.to_owned());
+            draft.decided_at = Some(at);
+            draft.reject_reason = Some(reason.to_owned());
+            save_draft(tx, &draft)?;
+            Ok(draft)
+        })?;
+        self.flush().await?;
+        Ok(draft)
+    }
+
+    /// Approved drafts waiting to be sent, oldest first.
+    pub fn outbox(&self) -> Result<Vec<Draft>, StoreError> {
+        let mut out = Vec::new();
+        for k in self.tree.scan_prefix(keys::OUTBOX).keys() {
+            let k = k?;
+            let id = std::str::from_utf8(&k[keys::OUTBOX.len()..])
+                .ok()
+                .and_then(|s| s.parse().ok());
+            if let Some(id) = id {
+                out.push(self.draft(id)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Notes why an attempt failed (it will be retried).
+    pub async fn record_attempt_error(&self, id: u64, error: &str) -> Result<Draft, StoreError> {
+        let draft = self.transact(|tx| {
+            let mut draft = load_draft(tx, id)?;
+            draft.last_error = Some(error.to_owned());
+            save_draft(tx, &draft)?;
+            Ok(draft)
+        })?;
+        self.flush().await?;
+        Ok(draft)
+    }
+
+    /// Counts a delivery attempt durably *before* it is made, so that after a crash the next
+    /// attempt knows to check whether the letter already went out.
+    pub async fn record_attempt(&self, id: u64, error: &str) -> Result<Draft, StoreError> {
+        let draft = self.transact(|tx| {
+            let mut draft = load_draft(tx, id)?;
+            draft.attempts += 1;
+            draft.last_error = Some(error.to_owned());
+            save_draft(tx, &draft)?;
+            Ok(draft)
+        })?;
+        self.flush().await?;
+        Ok(draft)
+    }
+
+    /// Records that a letter went out on `on`, and what that means for its case (the
+    /// acknowledgement or response date), in one transaction.
+    pub async fn mark_sent(
+        &self,
+        id: u64,
+        at: DateTime<Utc>,
+        on: NaiveDate,
+        rules: Rules<'_>,
+    ) -> Result<Draft, StoreError> {
+        let draft = self.transact(|tx| {
+            let mut draft = load_draft(tx, id)?;
+            if draft.status == DraftStatus::Sent {
+                return Ok(draft);
+            }
+            draft.status = DraftStatus::Sent;
+            draft.sent_at = Some(at);
+            save_draft(tx, &draft)?;
+            tx.remove(keys::outbox(id))?;
+            let mut case = load_case(tx, &draft.reference)?;
+            for event in sent_events(&draft, on) {
+                // A step already recorded by hand (e.g. acknowledged by phone) stays as it was.
+                if workflow::apply(&case, &event, rules).is_ok() {
+                    case = apply_in(tx, &self.prefix, &case, &event, "outbox", at, rules)?.0;
+                }
+            }
+            Ok(draft)
+        })?;
+        self.flush().await?;
+        Ok(draft)
+    }
+
+    /// Records a permanent delivery failure on the draft and on the case.
+    pub async fn mark_failed(
+        &self,
+        id: u64,
+        reason: &str,
+        at: DateTime<Utc>,
+        on: NaiveDate,
+        rules: Rules<'_>,
+    ) -> Result<Draft, StoreError> {
+        let draft = self.transact(|tx| {
+            let mut draft = load_draft(tx, id)?;
+            draft.status = DraftStatus::Failed;
+            draft.last_error = Some(reason.to_owned());
+            save_draft(tx, &draft)?;
+            tx.remove(keys::outbox(id))?;
+            let case = load_case(tx, &draft.reference)?;
+            let event = Event::DeliveryFailed {
+                message_id: draft.message_id.clone(),
+                on,
+                reason: reason.to_owned(),
+            };
+            apply_in(tx, &self.prefix, &case, &event, "outbox", at, rules)?;
+            Ok(draft)
+        })?;
+        self.flush().await?;
+        Ok(draft)
+    }
+}
+
+fn check_approval(id: u64, draft: &Draft, case: &Case, by: &str) -> TxResult<()> {
+    let stage = match draft.letter {
+        LetterKind::Acknowledgement { stage }
+        | LetterKind::Response { stage }
+        | LetterKind::Extension { stage } => Some(stage),
+        _ => None,
+    };
+    if stage == Some(Stage::Two) {
+        let stage1 = case
+            .stages
+            .get(&Stage::One)
+            .and_then(|r| r.handler.as_deref());
+        if stage1.is_some_and(|h| h.eq_ignore_ascii_case(by)) {
+            return Err(refused(
+                id,
+                "Code 6.13: a stage 2 letter cannot be approved by the person who considered stage 1",
+            ));
+        }
+    }
+    if let LetterKind::Acknowledgement { stage } = draft.letter {
+        let defined = case
+            .stages
+            .get(&stage)
+            .is_some_and(|r| r.definition.is_some());
+        if !defined {
+            return Err(refused(
+                id,
+                "Code 5.6: record the complaint definition before approving the acknowledgement",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What sending a letter records on its case.
+fn sent_events(draft: &Draft, on: NaiveDate) -> Vec<Event> {
+    let mut events = vec![Event::MessageLinked {
+        message: LinkedMessage {
+            message_id: draft.message_id.clone(),
+            direction: Direction::Outbound,
+            channel: if draft.to.is_some() {
+                Channel::Email
+            } else {
+                Channel::Letter
+            },
+            date: on,
+            summary: draft.subject.clone(),
+            source_hash: None,
+        },
+    }];
+    match draft.letter {
+        LetterKind::Acknowledgement { .. } => events.push(Event::Acknowledged { on }),
+        LetterKind::Response { .. } => events.push(Event::Responded { on }),
+        _ => {}
+    }
+    events
+}
+
+fn new_draft(
+    id: u64,
+    case: &Case,
+    letter: LetterKind,
+    subject: String,
+    body: String,
+    id_domain: &str,
+    at: DateTime<Utc>,
+) -> Draft {
+    // Letters go to the representative when one acts with consent (Code 4.1–4.2).
+    let to = case
+        .representative
+        .as_ref()
+        .filter(|r| r.consent_recorded)
+        .and_then(|r| r.contact.email.clone())
+        .or_else(|| case.complainant.email.clone());
+    let inbound: Vec<String> = case
+        .messages
+        .iter()
+        .filter(|m| m.direction == Direction::Inbound && m.channel == Channel::Email)
+        .map(|m| m.message_id.clone())
+        .collect();
+    Draft {
+        id,
+        reference: case.reference.clone(),
+        letter,
+        status: DraftStatus::Pending,
+        to,
+        subject,
+        body,
+        message_id: format!("<{id}.{}@{id_domain}>", case.reference),
+        in_reply_to: inbound.last().cloned(),
+        references: inbound,
+        created_at: at,
+        decided_by: None,
+        decided_at: None,
+        reject_reason: None,
+        sent_at: None,
+        attempts: 0,
+        last_error: None,
+    }
+}
+
+impl Queued {
+    /// The letter this queue entry asks for, if it is a draft effect.
+    pub fn letter(&self) -> Option<LetterKind> {
+        match self.effect {
+            Effect::Draft(letter) => Some(letter),
+            _ => None,
+        }
+    }
+}

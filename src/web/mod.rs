@@ -1,0 +1,194 @@
+//! The daemon's HTTP listener: a local JSON API for staff tools and the command line (sled
+//! lets one process hold the store, so while the daemon runs the CLI's case and draft
+//! commands come through here). Every `/api` route needs the bearer token.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::config::Loaded;
+use crate::store::{Store, StoreError};
+
+/// What every handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub loaded: Arc<Loaded>,
+    pub token: Arc<String>,
+}
+
+/// The routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/cases", get(list_cases))
+        .route("/api/cases/{reference}", get(show_case))
+        .route("/api/cases/{reference}/events", post(record_event))
+        .route("/api/drafts", get(list_drafts))
+        .route("/api/drafts/{id}", get(show_draft))
+        .route("/api/drafts/{id}/approve", post(approve))
+        .route("/api/drafts/{id}/reject", post(reject))
+        .with_state(state)
+}
+
+/// An API error: status and a sentence saying what was wrong.
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let status = match &e {
+            StoreError::NotFound(_) => StatusCode::NOT_FOUND,
+            StoreError::DraftRefused { .. } | StoreError::Workflow(_) => StatusCode::CONFLICT,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError(status, e.to_string())
+    }
+}
+
+type ApiResult = Result<Json<serde_json::Value>, ApiError>;
+
+fn authorise(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    // Constant-time comparison: the token is a secret.
+    let expected = state.token.as_bytes();
+    let same = given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "a valid bearer token is required".into(),
+        ))
+    }
+}
+
+fn staff_member(state: &AppState, by: &str) -> Result<(), ApiError> {
+    let staff = &state.loaded.config.staff;
+    if staff.is_empty() || staff.iter().any(|s| s.email.eq_ignore_ascii_case(by)) {
+        Ok(())
+    } else {
+        Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!("{by} is not a member of staff"),
+        ))
+    }
+}
+
+async fn list_cases(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
+    authorise(&state, &headers)?;
+    let cases: Vec<_> = state.store.cases().collect::<Result<_, _>>()?;
+    Ok(Json(json!(cases)))
+}
+
+async fn show_case(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(reference): Path<String>,
+) -> ApiResult {
+    authorise(&state, &headers)?;
+    let case = state.store.require_case(&reference)?;
+    let events = state.store.events(&reference)?;
+    Ok(Json(json!({ "case": case, "events": events })))
+}
+
+#[derive(Deserialize)]
+struct Recording {
+    by: String,
+    event: crate::core::event::Event,
+}
+
+async fn record_event(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(reference): Path<String>,
+    Json(body): Json<Recording>,
+) -> ApiResult {
+    authorise(&state, &headers)?;
+    staff_member(&state, &body.by)?;
+    let commit = state
+        .store
+        .record(
+            &reference,
+            body.event,
+            &body.by,
+            Utc::now(),
+            state.loaded.rules(),
+        )
+        .await?;
+    Ok(Json(
+        json!({ "case": commit.case, "linked": commit.linked }),
+    ))
+}
+
+async fn list_drafts(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
+    authorise(&state, &headers)?;
+    Ok(Json(json!(state.store.drafts()?)))
+}
+
+async fn show_draft(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+) -> ApiResult {
+    authorise(&state, &headers)?;
+    Ok(Json(json!(state.store.draft(id)?)))
+}
+
+#[derive(Deserialize)]
+struct Decision {
+    by: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn approve(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+    Json(body): Json<Decision>,
+) -> ApiResult {
+    authorise(&state, &headers)?;
+    staff_member(&state, &body.by)?;
+    Ok(Json(json!(
+        state.store.approve_draft(id, &body.by, Utc::now()).await?
+    )))
+}
+
+async fn reject(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+    Json(body): Json<Decision>,
+) -> ApiResult {
+    authorise(&state, &headers)?;
+    staff_member(&state, &body.by)?;
+    let reason = body.reason.unwrap_or_default();
+    Ok(Json(json!(
+        state
+            .store
+            .reject_draft(id, &body.by, &reason, Utc::now())
+            .await?
+    )))
+}
