@@ -252,3 +252,111 @@ fn resident_email_becomes_a_case_with_an_acknowledgement_draft_and_the_approved_
     );
     stop(d);
 }
+
+#[tokio::test]
+async fn api_needs_the_bearer_token_and_says_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, port) = configure(dir.path());
+    let d = start(&config, port);
+    let token = std::fs::read_to_string(dir.path().join("data/redress.api-token")).unwrap();
+    assert!(
+        token.trim().len() >= 32,
+        "a generated token is long and random"
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+
+    let health = http.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.text().await.unwrap(), "ok");
+
+    for auth in [None, Some("wrong-token")] {
+        let mut request = http.get(format!("{base}/api/cases"));
+        if let Some(t) = auth {
+            request = request.bearer_auth(t);
+        }
+        assert_eq!(
+            request.send().await.unwrap().status(),
+            401,
+            "token {auth:?}"
+        );
+    }
+    let cases = http
+        .get(format!("{base}/api/cases"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cases.status(), 200);
+    assert_eq!(
+        cases.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!([])
+    );
+
+    let missing = http
+        .get(format!("{base}/api/cases/EH-2026-99999"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["error"], "no case EH-2026-99999");
+
+    let approve = |by: &'static str| {
+        http.post(format!("{base}/api/drafts/999/approve"))
+            .bearer_auth(token.trim())
+            .json(&serde_json::json!({ "by": by }))
+            .send()
+    };
+    assert_eq!(
+        approve("stranger@example.net").await.unwrap().status(),
+        403,
+        "only staff approve"
+    );
+    assert_eq!(
+        approve("sam.handler@example.org").await.unwrap().status(),
+        404,
+        "no draft 999"
+    );
+
+    // A case opened through the maildir; acknowledging it undefined is refused (Code 5.6).
+    deliver(
+        &dir.path().join("data/maildir"),
+        "1.m",
+        "From: a@example.net\r\nSubject: Not happy\r\n\r\nI am not happy with the repair.\r\n",
+    );
+    let client = &http;
+    let mut reference = String::new();
+    for _ in 0..100 {
+        let list: serde_json::Value = client
+            .get(format!("{base}/api/cases"))
+            .bearer_auth(token.trim())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(r) = list[0]["reference"].as_str() {
+            reference = r.to_owned();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!reference.is_empty(), "the message became a case");
+    let refused = http
+        .post(format!("{base}/api/cases/{reference}/events"))
+        .bearer_auth(token.trim())
+        .json(&serde_json::json!({ "by": "sam.handler@example.org", "event": { "type": "acknowledged", "on": "2026-12-01" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 409);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("Code 5.6"),
+        "{body}"
+    );
+    stop(d);
+}

@@ -14,16 +14,37 @@ use crate::intake::{self, Inbound};
 use crate::letters::{Draft, DraftStatus};
 
 pub fn run(loaded: Loaded) -> anyhow::Result<ExitCode> {
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     rt.block_on(crate::daemon::run(loaded))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Structured logs: to journald when systemd connected our stderr to the journal (it sets
+/// `JOURNAL_STREAM`), else formatted to stderr.
+fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let level = tracing_subscriber::filter::LevelFilter::INFO;
+    let journald = std::env::var_os("JOURNAL_STREAM").and_then(|_| tracing_journald::layer().ok());
+    match journald {
+        Some(layer) => {
+            let _ = tracing_subscriber::registry()
+                .with(level)
+                .with(layer)
+                .try_init();
+        }
+        None => {
+            let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+            let _ = tracing_subscriber::registry()
+                .with(level)
+                .with(fmt)
+                .try_init();
+        }
+    }
 }
 
 /// Takes in `.eml` files, e.g. messages received before redress ran or from a paper log.
