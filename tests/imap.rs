@@ -1,93 +1,751 @@
+//! IMAP intake against the mail lab's real Dovecot and Postfix: mail sent to the complaints
+//! address becomes a case and is moved out of the mailbox; a backlog is taken in once; a
+//! Dovecot restart is survived; automatic and malformed mail opens no case; flag mode; IMAPS
+//! and STARTTLS with the lab's CA.
+//!
+//! Each test watches a mailbox of its own (`complaints+TAG@example.org` is delivered to the
+//! complaints account's mailbox `TAG`), with its own processed and quarantine folders, so the
+//! tests run side by side and a run never sees an earlier run's mail. The Dovecot restart test
+//! takes the lab to itself.
+
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use lettre::address::Envelope;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use redress::config::Loaded;
 use redress::intake::imap::Account;
-use redress::store::Store;
-use tokio::sync::watch;
+use redress::intake::imap::session::Connection;
+use redress::store::{SetAsideKind, Store, StoreError};
+use tokio::sync::{RwLock, watch};
+use tokio::task::JoinHandle;
+
+/// Tests take this shared; the Dovecot restart test takes it alone.
+static LAB: RwLock<()> = RwLock::const_new(());
+
+const IMAP_PORT: u16 = 10143;
+const IMAPS_PORT: u16 = 10993;
+const SMTP_PORT: u16 = 10025;
+
+/// A mailbox name no other test or run uses.
+fn unique_tag(name: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{name}-{}-{nanos:x}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
 
 fn account(mailbox: &str) -> Account {
     Account::parse(
-        &format!("imap://complaints%40example.org@127.0.0.1:10143/{mailbox}"),
+        &format!("imap://complaints%40example.org@127.0.0.1:{IMAP_PORT}/{mailbox}"),
         "secret",
     )
-    .unwrap()
+    .expect("the lab account URL is valid")
 }
 
-#[tokio::test]
-async fn smoke() {
-    let tag = format!("smoke{}", std::process::id());
-    let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "[organisation]\nname = \"Example Homes\"\nreference_prefix = \"EH\"\nhomes_owned = 12800\n[store]\npath = \"store\"\n[mail]\nimap_url = \"imap://complaints%40example.org@127.0.0.1:10143/{tag}\"\nimap_password = \"secret\"\nfrom = \"complaints@example.org\"\nprocessed_folder = \"{tag}-Processed\"\nquarantine_folder = \"{tag}-Quarantine\"\n"
-    );
-    let loaded = redress::config::load_str(&text, "t.toml", dir.path(), Vec::new()).unwrap();
-    let store = Store::open(&loaded.store_path, "EH").unwrap();
-    let mut c = account("INBOX").connect().await.unwrap();
-    c.ensure_folder(&tag).await.unwrap();
-    c.append(&tag, "()", b"From: Rita Resident <resident@example.net>\r\nTo: complaints@example.org\r\nSubject: Damp in my flat\r\nMessage-ID: <a1@example.net>\r\n\r\nI want to complain about the damp and mould in my bedroom.\r\n").await.unwrap();
-    c.logout().await;
-    let (stop, stopped) = watch::channel(false);
-    let w = tokio::spawn(redress::intake::imap::run(
-        store.clone(),
-        Arc::new(loaded),
-        stopped,
-    ));
-    let start = Instant::now();
-    while store.case_count() < 1 && start.elapsed() < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    println!("case after {:?}", start.elapsed());
-    assert_eq!(store.case_count(), 1);
-    let mut c = account("INBOX").connect().await.unwrap();
-    c.append(&tag, "()", b"From: Rita Resident <resident2@example.net>\r\nTo: complaints@example.org\r\nSubject: Noise\r\nMessage-ID: <a2@example.net>\r\n\r\nI want to complain about noise.\r\n").await.unwrap();
-    let start = Instant::now();
-    while store.case_count() < 2 && start.elapsed() < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    println!("second case after {:?}", start.elapsed());
-    assert_eq!(c.examine(&tag).await.unwrap().exists, 0);
-    assert_eq!(
-        c.examine(&format!("{tag}-Processed")).await.unwrap().exists,
-        2
-    );
-    let t = Instant::now();
-    stop.send(true).unwrap();
-    w.await.unwrap();
-    println!("stopped in {:?}", t.elapsed());
+async fn connect() -> Connection {
+    account("INBOX")
+        .connect()
+        .await
+        .expect("the lab's Dovecot answers")
 }
 
-#[tokio::test]
-async fn bench_smoke() {
-    let tag = format!("bench{}", std::process::id());
-    let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "[organisation]\nname = \"Example Homes\"\nreference_prefix = \"EH\"\nhomes_owned = 12800\n[store]\npath = \"store\"\n[mail]\nimap_url = \"imap://complaints%40example.org@127.0.0.1:10143/{tag}\"\nimap_password = \"secret\"\nfrom = \"complaints@example.org\"\nprocessed_folder = \"{tag}-Processed\"\nquarantine_folder = \"{tag}-Quarantine\"\n"
-    );
-    let loaded = redress::config::load_str(&text, "t.toml", dir.path(), Vec::new()).unwrap();
-    let store = Store::open(&loaded.store_path, "EH").unwrap();
-    let mut c = account("INBOX").connect().await.unwrap();
-    c.ensure_folder(&tag).await.unwrap();
-    let t = Instant::now();
-    for i in 0..1000 {
-        let m = format!(
-            "From: Resident {i} <r{i}@example.net>\r\nTo: complaints@example.org\r\nSubject: Problem {i}\r\nMessage-ID: <b{i}@example.net>\r\n\r\nI want to complain about the repair number {i}.\r\n"
+/// Messages in a folder (of the complaints account).
+async fn count(folder: &str) -> u32 {
+    let mut conn = connect().await;
+    let n = conn
+        .examine(folder)
+        .await
+        .expect("the folder exists")
+        .exists;
+    conn.logout().await;
+    n
+}
+
+/// Waits until `done` holds, or panics with `what` after `limit`.
+async fn wait_until<F: AsyncFnMut() -> bool>(what: &str, limit: Duration, mut done: F) -> Duration {
+    let start = Instant::now();
+    loop {
+        if done().await {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < limit, "waited {limit:?} for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Hands a raw message to the lab's Postfix.
+async fn smtp_send(
+    smtp: &AsyncSmtpTransport<Tokio1Executor>,
+    from: Option<&str>,
+    to: &str,
+    raw: &[u8],
+) {
+    let envelope =
+        Envelope::new(from.map(|f| f.parse().unwrap()), vec![to.parse().unwrap()]).unwrap();
+    smtp.send_raw(&envelope, raw)
+        .await
+        .expect("Postfix accepts the message");
+}
+
+fn smtp() -> AsyncSmtpTransport<Tokio1Executor> {
+    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(SMTP_PORT)
+        .build()
+}
+
+/// A resident's plain email.
+fn resident_mail(from: &str, to: &str, subject: &str, id: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Rita Resident <{from}>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n\
+         Date: Mon, 2 Nov 2026 10:00:00 +0000\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+/// One test's intake: a store, a configuration watching the test's own mailbox, the worker.
+struct Intake {
+    dir: tempfile::TempDir,
+    tag: String,
+    store: Store,
+    loaded: Arc<Loaded>,
+    worker: Option<(watch::Sender<bool>, JoinHandle<()>)>,
+}
+
+impl Intake {
+    /// Creates the mailbox; `mail_extra` is added to the `[mail]` table.
+    async fn new(name: &str, mail_extra: &str) -> Intake {
+        Intake::with_url(name, mail_extra, |tag| {
+            format!("imap://complaints%40example.org@127.0.0.1:{IMAP_PORT}/{tag}")
+        })
+        .await
+    }
+
+    async fn with_url(name: &str, mail_extra: &str, url: impl Fn(&str) -> String) -> Intake {
+        let tag = unique_tag(name);
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[organisation]\nname = \"Example Homes\"\nreference_prefix = \"EH\"\nhomes_owned = 12800\n\
+             [store]\npath = \"store\"\n\
+             [mail]\nimap_url = \"{url}\"\nimap_password = \"secret\"\nfrom = \"complaints@example.org\"\n\
+             processed_folder = \"{tag}-Processed\"\nquarantine_folder = \"{tag}-Quarantine\"\n{mail_extra}\n",
+            url = url(&tag)
         );
-        c.append(&tag, "()", m.as_bytes()).await.unwrap();
+        let loaded = redress::config::load_str(&text, "redress.toml", dir.path(), Vec::new())
+            .expect("the test configuration is valid");
+        let store = Store::open(&loaded.store_path, "EH").unwrap();
+        let mut conn = connect().await;
+        conn.ensure_folder(&tag).await.unwrap();
+        conn.logout().await;
+        Intake {
+            dir,
+            tag,
+            store,
+            loaded: Arc::new(loaded),
+            worker: None,
+        }
     }
-    println!("appended in {:?}", t.elapsed());
+
+    /// The address whose mail lands in this test's mailbox.
+    fn address(&self) -> String {
+        format!("complaints+{}@example.org", self.tag)
+    }
+
+    fn processed(&self) -> String {
+        format!("{}-Processed", self.tag)
+    }
+
+    fn quarantine(&self) -> String {
+        format!("{}-Quarantine", self.tag)
+    }
+
+    fn start(&mut self) {
+        assert!(self.worker.is_none(), "the worker is already running");
+        let (stop, stopped) = watch::channel(false);
+        let worker = tokio::spawn(redress::intake::imap::run(
+            self.store.clone(),
+            self.loaded.clone(),
+            stopped,
+        ));
+        self.worker = Some((stop, worker));
+    }
+
+    /// Asks the worker to stop and waits for it; returns how long it took.
+    async fn stop(&mut self) -> Duration {
+        let (stop, worker) = self.worker.take().expect("the worker is running");
+        let start = Instant::now();
+        stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), worker)
+            .await
+            .expect("the worker stops within 10 seconds")
+            .expect("the worker did not panic");
+        start.elapsed()
+    }
+
+    fn worker_alive(&self) -> bool {
+        self.worker.as_ref().is_some_and(|(_, w)| !w.is_finished())
+    }
+
+    /// Puts a message straight into the mailbox (no SMTP: Postfix would repair what these
+    /// tests break on purpose).
+    async fn append(&self, raw: &[u8]) {
+        let mut conn = connect().await;
+        conn.append(&self.tag, "()", raw)
+            .await
+            .expect("Dovecot takes the message");
+        conn.logout().await;
+    }
+
+    async fn wait_for_cases(&self, n: usize, limit: Duration) -> Duration {
+        let store = self.store.clone();
+        wait_until(&format!("{n} cases"), limit, async || {
+            store.case_count() >= n
+        })
+        .await
+    }
+
+    async fn wait_for_count(&self, folder: &str, n: u32, limit: Duration) -> Duration {
+        wait_until(&format!("{n} messages in {folder}"), limit, async || {
+            count(folder).await == n
+        })
+        .await
+    }
+
+    /// Closes and reopens the store (the worker must be stopped), as a restarted daemon would.
+    async fn reopen_store(&mut self) {
+        assert!(self.worker.is_none(), "stop the worker first");
+        let scratch = Store::open(&self.dir.path().join("scratch"), "EH").unwrap();
+        drop(std::mem::replace(&mut self.store, scratch));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        self.store = loop {
+            // sled lets go of its lock from a background thread shortly after the last handle.
+            match Store::open(&self.loaded.store_path, "EH") {
+                Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                other => break other.expect("the store reopens"),
+            }
+        };
+    }
+
+    async fn cleanup(mut self) {
+        if self.worker.is_some() {
+            self.stop().await;
+        }
+        let mut conn = connect().await;
+        for folder in [self.tag.clone(), self.processed(), self.quarantine()] {
+            let _ = conn.delete_folder(&folder).await;
+        }
+        conn.logout().await;
+    }
+}
+
+fn cases(store: &Store) -> Vec<redress::core::model::Case> {
+    store.cases().collect::<Result<Vec<_>, _>>().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_residents_email_through_postfix_becomes_a_case_within_seconds_and_is_moved_to_processed()
+{
+    let _lab = LAB.read().await;
+    let mut intake = Intake::new("first", "").await;
+    intake.start();
+    // Let the worker reach IDLE, so this measures delivery to case, not start-up.
+    wait_until(
+        "the worker to be idle",
+        Duration::from_secs(10),
+        async || {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            true
+        },
+    )
+    .await;
+    let raw = resident_mail(
+        "resident@example.net",
+        &intake.address(),
+        "Damp and mould in my bedroom",
+        "first-1@example.net",
+        "I want to make a complaint: the damp and mould in my bedroom has been reported three times.",
+    );
+    let sent = Instant::now();
+    smtp_send(
+        &smtp(),
+        Some("resident@example.net"),
+        &intake.address(),
+        &raw,
+    )
+    .await;
+    intake.wait_for_cases(1, Duration::from_secs(10)).await;
+    let latency = sent.elapsed();
+    println!("delivery to case: {latency:?}");
+    let all = cases(&intake.store);
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        all[0].complainant.email.as_deref(),
+        Some("resident@example.net")
+    );
+    assert_eq!(all[0].messages.len(), 1);
+    assert_eq!(all[0].messages[0].message_id, "<first-1@example.net>");
+    intake
+        .wait_for_count(&intake.processed(), 1, Duration::from_secs(5))
+        .await;
+    assert_eq!(count(&intake.tag).await, 0, "the mailbox is empty");
+    assert!(
+        latency < Duration::from_secs(5),
+        "a case within a few seconds, took {latency:?}"
+    );
+    let stopped = intake.stop().await;
+    assert!(
+        stopped < Duration::from_secs(3),
+        "stopping took {stopped:?}"
+    );
+    intake.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_messages_delivered_while_stopped_are_all_taken_in_once_on_start() {
+    const N: usize = 1000;
+    let _lab = LAB.read().await;
+    let mut intake = Intake::new("backlog", "").await;
+    let smtp = smtp();
+    let sending = Instant::now();
+    for i in 0..N {
+        let from = format!("tenant{i}@example.net");
+        let raw = resident_mail(
+            &from,
+            &intake.address(),
+            &format!("Complaint {i}: repair not done"),
+            &format!("backlog-{i}@example.net"),
+            &format!("I want to complain that repair job {i} was never done."),
+        );
+        smtp_send(&smtp, Some(&from), &intake.address(), &raw).await;
+    }
+    let sent = sending.elapsed();
+    intake
+        .wait_for_count(&intake.tag, N as u32, Duration::from_secs(120))
+        .await;
+    println!(
+        "{N} messages handed to Postfix in {sent:?}, in the mailbox after {:?}",
+        sending.elapsed()
+    );
+
+    let start = Instant::now();
+    intake.start();
+    intake.wait_for_cases(N, Duration::from_secs(300)).await;
+    let took = start.elapsed();
+    println!(
+        "{N} messages taken in in {took:?}: {:.0} messages/s",
+        N as f64 / took.as_secs_f64()
+    );
+    intake
+        .wait_for_count(&intake.tag, 0, Duration::from_secs(10))
+        .await;
+    assert_eq!(count(&intake.processed()).await, N as u32);
+    intake.stop().await;
+
+    // Exactly once: one case per message, each holding its own message.
+    let all = cases(&intake.store);
+    assert_eq!(all.len(), N);
+    assert!(all.iter().all(|c| c.messages.len() == 1));
+    for i in 0..N {
+        let reference = intake
+            .store
+            .reference_for_message(&format!("<backlog-{i}@example.net>"))
+            .unwrap();
+        assert!(reference.is_some(), "message {i} is on a case");
+    }
+    assert!(intake.store.set_aside_records().unwrap().is_empty());
+    intake.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_reconnects_after_dovecot_restarts_mid_idle_and_mail_sent_afterwards_is_taken_in()
+ {
+    let _lab = LAB.write().await;
+    let mut intake = Intake::new("restart", "").await;
+    intake.start();
+    let smtp = smtp();
+    let first = resident_mail(
+        "resident@example.net",
+        &intake.address(),
+        "Broken boiler",
+        "restart-1@example.net",
+        "I want to complain: no heating.",
+    );
+    smtp_send(
+        &smtp,
+        Some("resident@example.net"),
+        &intake.address(),
+        &first,
+    )
+    .await;
+    intake.wait_for_cases(1, Duration::from_secs(10)).await;
+    // The worker is now IDLE; take Dovecot away under it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    restart_dovecot().await;
+    let second = resident_mail(
+        "resident2@example.net",
+        &intake.address(),
+        "Noise from next door",
+        "restart-2@example.net",
+        "I want to complain about the noise.",
+    );
+    let sent = Instant::now();
+    smtp_send(
+        &smtp,
+        Some("resident2@example.net"),
+        &intake.address(),
+        &second,
+    )
+    .await;
+    intake.wait_for_cases(2, Duration::from_secs(30)).await;
+    println!(
+        "taken in {:?} after sending, across the restart",
+        sent.elapsed()
+    );
+    assert!(intake.worker_alive());
+    intake
+        .wait_for_count(&intake.processed(), 2, Duration::from_secs(5))
+        .await;
+    assert_eq!(count(&intake.tag).await, 0);
+    let emails: Vec<_> = cases(&intake.store)
+        .into_iter()
+        .map(|c| c.complainant.email.unwrap())
+        .collect();
+    assert_eq!(emails.len(), 2);
+    assert!(
+        emails.contains(&"resident@example.net".to_owned())
+            && emails.contains(&"resident2@example.net".to_owned())
+    );
+    intake.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_replies_bounces_and_list_mail_open_no_case_and_are_moved_out_of_the_mailbox() {
+    let _lab = LAB.read().await;
+    let mut intake = Intake::new("automated", "").await;
+    intake.start();
+    let to = intake.address();
+    let smtp = smtp();
+    let out_of_office = format!(
+        "From: Rita Resident <resident@example.net>\r\nTo: {to}\r\nSubject: Out of office: Your complaint\r\n\
+         Message-ID: <ooo-1@example.net>\r\nAuto-Submitted: auto-replied\r\n\r\nI am away until Monday.\r\n"
+    );
+    let bounce = format!(
+        "From: Mail Delivery System <MAILER-DAEMON@example.net>\r\nTo: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+         Message-ID: <bounce-1@example.net>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"BB\"\r\n\r\n\
+         --BB\r\nContent-Type: text/plain\r\n\r\nThe message could not be delivered.\r\n\
+         --BB\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mail.example.net\r\n\r\n\
+         Final-Recipient: rfc822; nobody@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--BB--\r\n"
+    );
+    let list = format!(
+        "From: Tenants Forum <forum@example.net>\r\nTo: {to}\r\nSubject: [forum] I want to complain about the bins\r\n\
+         Message-ID: <list-1@example.net>\r\nList-Id: Tenants forum <forum.example.net>\r\n\r\nA member's complaint about the bins.\r\n"
+    );
+    smtp_send(
+        &smtp,
+        Some("resident@example.net"),
+        &to,
+        out_of_office.as_bytes(),
+    )
+    .await;
+    smtp_send(&smtp, None, &to, bounce.as_bytes()).await;
+    smtp_send(&smtp, Some("forum@example.net"), &to, list.as_bytes()).await;
+    let store = intake.store.clone();
+    wait_until(
+        "three set-aside records",
+        Duration::from_secs(15),
+        async || store.set_aside_records().unwrap().len() >= 3,
+    )
+    .await;
+    intake
+        .wait_for_count(&intake.processed(), 3, Duration::from_secs(5))
+        .await;
+    assert_eq!(count(&intake.tag).await, 0);
+    assert_eq!(intake.store.case_count(), 0);
+    let mut records = intake.store.set_aside_records().unwrap();
+    records.sort_by(|a, b| a.subject.cmp(&b.subject));
+    let seen: Vec<(SetAsideKind, Option<&str>)> = records
+        .iter()
+        .map(|r| (r.kind, r.from.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (SetAsideKind::Automated, Some("resident@example.net")),
+            (SetAsideKind::Automated, Some("mailer-daemon@example.net")),
+            (SetAsideKind::Automated, Some("forum@example.net")),
+        ]
+    );
+    assert!(records.iter().all(|r| r.source.starts_with("imap:")));
+    intake.cleanup().await;
+}
+
+/// A message with a 20 MB (base64) attachment.
+fn big_message(from: &str, bytes: usize) -> Vec<u8> {
+    let mut raw = format!(
+        "From: {from}\r\nTo: complaints@example.org\r\nSubject: Photos of the leak\r\nMessage-ID: <big-{bytes}@example.net>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"PP\"\r\n\r\n\
+         --PP\r\nContent-Type: text/plain\r\n\r\nI want to complain about the leak; photos attached.\r\n\
+         --PP\r\nContent-Type: application/octet-stream; name=photos.bin\r\n\
+         Content-Disposition: attachment; filename=photos.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    )
+    .into_bytes();
+    let line = [b'Q'; 76];
+    while raw.len() < bytes {
+        raw.extend_from_slice(&line);
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"--PP--\r\n");
+    raw
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_messages_are_taken_in_or_quarantined_without_a_panic() {
+    let _lab = LAB.read().await;
+    let mut intake = Intake::new("malformed", "").await;
+    let no_from = b"To: complaints@example.org\r\nSubject: No sender here\r\nMessage-ID: <nofrom@example.net>\r\n\r\nWho sent this?\r\n".to_vec();
+    let broken_boundary = b"From: a@example.net\r\nSubject: Broken boundary\r\nMessage-ID: <boundary@example.net>\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"NEVER\"\r\n\r\n--WRONG\r\nContent-Type: text/plain\r\n\r\nI want to complain about the lift.\r\n--WRONG\r\n"
+        .to_vec();
+    let bad_charset = b"From: b@example.net\r\nSubject: =?x-no-such-charset?Q?Lift_broken?=\r\nMessage-ID: <charset@example.net>\r\n\
+Content-Type: text/plain; charset=x-no-such-charset\r\n\r\nThe lift \xff\xfe is broken \xc3\x28 again.\r\n"
+        .to_vec();
+    let nul_bytes = b"From: c@example.net\r\nSubject: Nul\0bytes\r\nMessage-ID: <nul@example.net>\r\n\r\nThe door\0 is broken\0\0.\r\n".to_vec();
+    let big = big_message("d@example.net", 20 * 1024 * 1024);
+    for raw in [&no_from, &broken_boundary, &bad_charset, &nul_bytes, &big] {
+        intake.append(raw).await;
+    }
+    intake.start();
+    let store = intake.store.clone();
+    wait_until(
+        "five messages taken in",
+        Duration::from_secs(120),
+        async || store.case_count() + store.set_aside_records().unwrap().len() >= 5,
+    )
+    .await;
+    assert!(intake.worker_alive(), "the worker is still running");
+    let mut senders: Vec<String> = cases(&intake.store)
+        .into_iter()
+        .map(|c| c.complainant.email.unwrap())
+        .collect();
+    senders.sort();
+    assert_eq!(
+        senders,
+        [
+            "a@example.net",
+            "b@example.net",
+            "c@example.net",
+            "d@example.net"
+        ]
+    );
+    let records = intake.store.set_aside_records().unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].kind, SetAsideKind::Quarantined);
+    assert_eq!(
+        records[0].reason,
+        "the message has no sender address (From)"
+    );
+    intake
+        .wait_for_count(&intake.quarantine(), 1, Duration::from_secs(10))
+        .await;
+    intake
+        .wait_for_count(&intake.processed(), 4, Duration::from_secs(10))
+        .await;
+    assert_eq!(count(&intake.tag).await, 0);
+    intake.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_over_a_lowered_size_limit_is_quarantined_and_moved_to_quarantine() {
+    let _lab = LAB.read().await;
+    let mut intake = Intake::new("oversize", "max_message_bytes = 100000").await;
+    let big = big_message("e@example.net", 200_000);
+    intake.append(&big).await;
+    intake
+        .append(&resident_mail(
+            "f@example.net",
+            "complaints@example.org",
+            "Small one",
+            "small@example.net",
+            "I want to complain about the gate.",
+        ))
+        .await;
+    intake.start();
+    let store = intake.store.clone();
+    wait_until(
+        "both messages taken in",
+        Duration::from_secs(20),
+        async || store.case_count() + store.set_aside_records().unwrap().len() >= 2,
+    )
+    .await;
+    let records = intake.store.set_aside_records().unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].kind, SetAsideKind::Quarantined);
+    assert_eq!(
+        records[0].reason,
+        format!(
+            "the message is {} bytes, over the 100000-byte limit",
+            big.len()
+        )
+    );
+    assert_eq!(intake.store.case_count(), 1);
+    intake
+        .wait_for_count(&intake.quarantine(), 1, Duration::from_secs(5))
+        .await;
+    intake
+        .wait_for_count(&intake.processed(), 1, Duration::from_secs(5))
+        .await;
+    assert_eq!(count(&intake.tag).await, 0);
+    intake.cleanup().await;
+}
+
+/// UIDs in `folder` carrying `$Processed`.
+async fn flagged(folder: &str) -> usize {
+    let mut conn = connect().await;
+    conn.examine(folder).await.unwrap();
+    let n = conn.uid_search("KEYWORD $Processed").await.unwrap().len();
+    conn.logout().await;
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_after_processing_flag_messages_stay_flagged_and_are_not_taken_in_twice_across_a_restart()
+ {
+    let _lab = LAB.read().await;
+    let mut intake = Intake::new("flag", "after_processing = \"flag\"").await;
+    let smtp = smtp();
+    let to = intake.address();
+    intake.start();
+    for (i, from) in ["resident@example.net", "resident2@example.net"]
+        .iter()
+        .enumerate()
+    {
+        let raw = resident_mail(
+            from,
+            &to,
+            &format!("Flag test {i}"),
+            &format!("flag-{i}@example.net"),
+            "I want to complain about the stairs.",
+        );
+        smtp_send(&smtp, Some(from), &to, &raw).await;
+    }
+    intake.wait_for_cases(2, Duration::from_secs(10)).await;
+    let tag = intake.tag.clone();
+    wait_until("both flagged", Duration::from_secs(5), async || {
+        flagged(&tag).await == 2
+    })
+    .await;
+    assert_eq!(
+        count(&intake.tag).await,
+        2,
+        "flagged messages stay in the mailbox"
+    );
+    intake.stop().await;
+
+    // Restart on the same store: the flagged two are skipped, a new one is taken in.
+    intake.reopen_store().await;
+    intake.start();
+    let raw = resident_mail(
+        "tenant@example.net",
+        &to,
+        "Flag test 2",
+        "flag-2@example.net",
+        "I want to complain about the door.",
+    );
+    smtp_send(&smtp, Some("tenant@example.net"), &to, &raw).await;
+    intake.wait_for_cases(3, Duration::from_secs(10)).await;
+    wait_until("all three flagged", Duration::from_secs(5), async || {
+        flagged(&tag).await == 3
+    })
+    .await;
+    intake.stop().await;
+    let all = cases(&intake.store);
+    assert_eq!(all.len(), 3);
+    assert!(
+        all.iter().all(|c| c.messages.len() == 1),
+        "no message joined a case twice"
+    );
+
+    // The flag, not only deduplication, keeps them out: a worker on an empty store takes
+    // nothing from this mailbox.
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let fresh = Store::open(&fresh_dir.path().join("store"), "EH").unwrap();
     let (stop, stopped) = watch::channel(false);
-    let t = Instant::now();
-    let w = tokio::spawn(redress::intake::imap::run(
-        store.clone(),
-        Arc::new(loaded),
+    let worker = tokio::spawn(redress::intake::imap::run(
+        fresh.clone(),
+        intake.loaded.clone(),
         stopped,
     ));
-    while store.case_count() < 1000 && t.elapsed() < Duration::from_secs(120) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let e = t.elapsed();
-    println!("1000 in {e:?}: {:.0}/s", 1000.0 / e.as_secs_f64());
-    assert_eq!(store.case_count(), 1000);
+    tokio::time::sleep(Duration::from_secs(2)).await;
     stop.send(true).unwrap();
-    w.await.unwrap();
+    worker.await.unwrap();
+    assert_eq!(fresh.case_count(), 0);
+    assert!(fresh.set_aside_records().unwrap().is_empty());
+    assert_eq!(count(&intake.tag).await, 3);
+    intake.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imaps_and_starttls_with_the_lab_ca_work() {
+    let _lab = LAB.read().await;
+    for (name, url) in [
+        (
+            "imaps",
+            format!("imaps://complaints%40example.org@127.0.0.1:{IMAPS_PORT}"),
+        ),
+        (
+            "imapsname",
+            format!("imaps://complaints%40example.org@localhost:{IMAPS_PORT}"),
+        ),
+        (
+            "starttls",
+            format!("imap://complaints%40example.org@127.0.0.1:{IMAP_PORT}"),
+        ),
+    ] {
+        let starttls = name == "starttls";
+        let mut intake = Intake::with_url(name, "", |tag| {
+            if starttls {
+                format!("{url}/{tag}?tls=starttls")
+            } else {
+                format!("{url}/{tag}")
+            }
+        })
+        .await;
+        intake.start();
+        let to = intake.address();
+        let raw = resident_mail(
+            "resident@example.net",
+            &to,
+            "Over TLS",
+            &format!("{name}@example.net"),
+            "I want to complain about the windows.",
+        );
+        smtp_send(&smtp(), Some("resident@example.net"), &to, &raw).await;
+        intake.wait_for_cases(1, Duration::from_secs(10)).await;
+        intake
+            .wait_for_count(&intake.processed(), 1, Duration::from_secs(5))
+            .await;
+        intake.cleanup().await;
+    }
+}
+
+async fn restart_dovecot() {
+    let status = tokio::task::spawn_blocking(|| {
+        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mail-lab"))
+            .arg("restart-dovecot")
+            .status()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(status.success());
 }

@@ -97,6 +97,7 @@ pub async fn scan_once(
         };
         let target = folder.join(format!("{name}:2,S"));
         std::fs::rename(&path, &target).map_err(io(&path))?;
+        tracing::info!(message = %name, ?outcome, "message taken in");
         outcomes.push((name, outcome));
     }
     Ok(outcomes)
@@ -117,11 +118,7 @@ pub async fn run(
     tracing::info!(maildir = %root.display(), "maildir intake started");
     while !*shutdown.borrow() {
         match scan_once(&store, &loaded, &root).await {
-            Ok(outcomes) => {
-                for (name, outcome) in outcomes {
-                    tracing::info!(message = %name, ?outcome, "message taken in");
-                }
-            }
+            Ok(_) => {}
             Err(e) => tracing::error!("maildir intake: {e}"),
         }
         tokio::select! {

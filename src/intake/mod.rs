@@ -46,9 +46,10 @@ pub enum Outcome {
         reference: String,
         events: Vec<String>,
     },
-    /// It was taken in before; `holder` is the case (or `set-aside`) that has it.
+    /// It was taken in before; `holder` is the case that has it.
     Duplicate { holder: String },
-    /// It opened no case and is kept with the reason.
+    /// It opened no case and is kept with the reason. Taking it in again gives the same
+    /// outcome, so the mailbox can always file it where it belongs.
     SetAside { kind: SetAsideKind, reason: String },
 }
 
@@ -61,6 +62,14 @@ pub async fn ingest(
 ) -> Result<Outcome, StoreError> {
     let hash = mail::content_hash(inbound.raw);
     if let Some(holder) = store.seen(&hash)? {
+        // A message set aside before is set aside again (same kind and reason), so the
+        // mailbox files it where it belongs even if a crash interrupted the first time.
+        if let Some(record) = store.set_aside_record(&hash)? {
+            return Ok(Outcome::SetAside {
+                kind: record.kind,
+                reason: record.reason,
+            });
+        }
         return Ok(Outcome::Duplicate { holder });
     }
     store.put_raw(&hash, inbound.raw)?;

@@ -134,7 +134,9 @@ pub fn parse(raw: &[u8], limit: usize) -> Result<ParsedMail, ParseError> {
 fn first_mailbox(address: Option<&Address<'_>>) -> Option<Mailbox> {
     let addr = address?.first()?;
     let email = addr.address()?.trim().to_lowercase();
-    if email.is_empty() {
+    // Only a real address: a case must be answerable, and two residents whose From lines
+    // are broken in the same way must not be merged into one "sender".
+    if !email_address::EmailAddress::is_valid(&email) {
         return None;
     }
     Some(Mailbox {

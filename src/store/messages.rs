@@ -116,6 +116,12 @@ impl Store {
         self.flush().await
     }
 
+    /// The set-aside record of a message, if it was set aside.
+    pub fn set_aside_record(&self, hash: &str) -> Result<Option<SetAside>, StoreError> {
+        let key = keys::set_aside(hash);
+        self.tree.get(&key)?.map(|v| decode(&key, &v)).transpose()
+    }
+
     /// Every set-aside message, oldest hash order.
     pub fn set_aside_records(&self) -> Result<Vec<SetAside>, StoreError> {
         self.tree

@@ -151,6 +151,11 @@ impl Connection {
         }
     }
 
+    /// Deletes a folder and what is in it (tests clean up with it; redress never deletes mail).
+    pub async fn delete_folder(&mut self, name: &str) -> Result<(), ImapError> {
+        timed("DELETE", self.session.delete(name)).await
+    }
+
     /// UID SEARCH, in ascending UID order.
     pub async fn uid_search(&mut self, query: &str) -> Result<Vec<u32>, ImapError> {
         let found: HashSet<u32> = timed("UID SEARCH", self.session.uid_search(query)).await?;
