@@ -8,58 +8,53 @@
 //! tests run side by side and a run never sees an earlier run's mail. The Dovecot restart test
 //! takes the lab to itself.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+#[path = "common/mail_lab.rs"]
+mod mail_lab;
+
+use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
-use lettre::address::Envelope;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use mail_lab::{COMPLAINTS, MailLab, RESIDENT, RESIDENT2};
 use redress::config::Loaded;
-use redress::intake::imap::Account;
 use redress::intake::imap::session::Connection;
+use redress::intake::imap::{Account, CA_FILE_ENV};
 use redress::store::{SetAsideKind, Store, StoreError};
-use tokio::sync::{RwLock, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// Tests take this shared; the Dovecot restart test takes it alone.
-static LAB: RwLock<()> = RwLock::const_new(());
-
-const IMAP_PORT: u16 = 10143;
-const IMAPS_PORT: u16 = 10993;
-const SMTP_PORT: u16 = 10025;
-
-/// A mailbox name no other test or run uses.
-fn unique_tag(name: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{name}-{}-{nanos:x}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+/// The lab, with its CA trusted by redress (REDRESS_MAIL_CA_FILE); `None` means skip.
+fn lab() -> Option<MailLab> {
+    let lab = MailLab::from_env_or_start()?;
+    static TRUST: Once = Once::new();
+    TRUST.call_once(|| {
+        // SAFETY: set once, before this process's first connection to the lab, and read only
+        // through std::env (which serialises access) afterwards.
+        unsafe { std::env::set_var(CA_FILE_ENV, &lab.ca_pem) };
+    });
+    Some(lab)
 }
 
-fn account(mailbox: &str) -> Account {
+fn account(lab: &MailLab, mailbox: &str) -> Account {
     Account::parse(
-        &format!("imap://complaints%40example.org@127.0.0.1:{IMAP_PORT}/{mailbox}"),
-        "secret",
+        &format!(
+            "imap://complaints%40example.org@127.0.0.1:{}/{mailbox}",
+            lab.imap_port
+        ),
+        mail_lab::PASSWORD,
     )
     .expect("the lab account URL is valid")
 }
 
-async fn connect() -> Connection {
-    account("INBOX")
+async fn connect(lab: &MailLab) -> Connection {
+    account(lab, "INBOX")
         .connect()
         .await
         .expect("the lab's Dovecot answers")
 }
 
-/// Messages in a folder (of the complaints account).
-async fn count(folder: &str) -> u32 {
-    let mut conn = connect().await;
+/// Messages in a folder of the complaints account.
+async fn count(lab: &MailLab, folder: &str) -> u32 {
+    let mut conn = connect(lab).await;
     let n = conn
         .examine(folder)
         .await
@@ -81,24 +76,11 @@ async fn wait_until<F: AsyncFnMut() -> bool>(what: &str, limit: Duration, mut do
     }
 }
 
-/// Hands a raw message to the lab's Postfix.
-async fn smtp_send(
-    smtp: &AsyncSmtpTransport<Tokio1Executor>,
-    from: Option<&str>,
-    to: &str,
-    raw: &[u8],
-) {
-    let envelope =
-        Envelope::new(from.map(|f| f.parse().unwrap()), vec![to.parse().unwrap()]).unwrap();
-    smtp.send_raw(&envelope, raw)
+/// Hands a raw message to the lab's Postfix (an empty `from` is the null sender of bounces).
+async fn smtp_send(lab: &MailLab, from: &str, to: &str, raw: &[u8]) {
+    lab.send_raw(from, to, raw)
         .await
-        .expect("Postfix accepts the message");
-}
-
-fn smtp() -> AsyncSmtpTransport<Tokio1Executor> {
-    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
-        .port(SMTP_PORT)
-        .build()
+        .unwrap_or_else(|e| panic!("Postfix refused the message to {to}: {e}"));
 }
 
 /// A resident's plain email.
@@ -110,26 +92,35 @@ fn resident_mail(from: &str, to: &str, subject: &str, id: &str, body: &str) -> V
     .into_bytes()
 }
 
-/// One test's intake: a store, a configuration watching the test's own mailbox, the worker.
+/// One test's intake: a store, a configuration watching a mailbox of the test's own (with its
+/// own processed and quarantine folders), and the worker.
 struct Intake {
+    lab: MailLab,
     dir: tempfile::TempDir,
     tag: String,
+    address: String,
     store: Store,
     loaded: Arc<Loaded>,
     worker: Option<(watch::Sender<bool>, JoinHandle<()>)>,
 }
 
 impl Intake {
-    /// Creates the mailbox; `mail_extra` is added to the `[mail]` table.
-    async fn new(name: &str, mail_extra: &str) -> Intake {
-        Intake::with_url(name, mail_extra, |tag| {
-            format!("imap://complaints%40example.org@127.0.0.1:{IMAP_PORT}/{tag}")
+    /// `mail_extra` is added to the `[mail]` table.
+    async fn new(lab: &MailLab, name: &str, mail_extra: &str) -> Intake {
+        let port = lab.imap_port;
+        Intake::with_url(lab, name, mail_extra, |tag| {
+            format!("imap://complaints%40example.org@127.0.0.1:{port}/{tag}")
         })
         .await
     }
 
-    async fn with_url(name: &str, mail_extra: &str, url: impl Fn(&str) -> String) -> Intake {
-        let tag = unique_tag(name);
+    async fn with_url(
+        lab: &MailLab,
+        name: &str,
+        mail_extra: &str,
+        url: impl Fn(&str) -> String,
+    ) -> Intake {
+        let (tag, address) = lab.unique_mailbox(COMPLAINTS, name).await;
         let dir = tempfile::tempdir().unwrap();
         let text = format!(
             "[organisation]\nname = \"Example Homes\"\nreference_prefix = \"EH\"\nhomes_owned = 12800\n\
@@ -141,21 +132,15 @@ impl Intake {
         let loaded = redress::config::load_str(&text, "redress.toml", dir.path(), Vec::new())
             .expect("the test configuration is valid");
         let store = Store::open(&loaded.store_path, "EH").unwrap();
-        let mut conn = connect().await;
-        conn.ensure_folder(&tag).await.unwrap();
-        conn.logout().await;
         Intake {
+            lab: lab.clone(),
             dir,
             tag,
+            address,
             store,
             loaded: Arc::new(loaded),
             worker: None,
         }
-    }
-
-    /// The address whose mail lands in this test's mailbox.
-    fn address(&self) -> String {
-        format!("complaints+{}@example.org", self.tag)
     }
 
     fn processed(&self) -> String {
@@ -196,7 +181,7 @@ impl Intake {
     /// Puts a message straight into the mailbox (no SMTP: Postfix would repair what these
     /// tests break on purpose).
     async fn append(&self, raw: &[u8]) {
-        let mut conn = connect().await;
+        let mut conn = connect(&self.lab).await;
         conn.append(&self.tag, "()", raw)
             .await
             .expect("Dovecot takes the message");
@@ -213,9 +198,14 @@ impl Intake {
 
     async fn wait_for_count(&self, folder: &str, n: u32, limit: Duration) -> Duration {
         wait_until(&format!("{n} messages in {folder}"), limit, async || {
-            count(folder).await == n
+            count(&self.lab, folder).await == n
         })
         .await
+    }
+
+    /// Messages now in a folder of the complaints account.
+    async fn count(&self, folder: &str) -> u32 {
+        count(&self.lab, folder).await
     }
 
     /// Closes and reopens the store (the worker must be stopped), as a restarted daemon would.
@@ -239,7 +229,7 @@ impl Intake {
         if self.worker.is_some() {
             self.stop().await;
         }
-        let mut conn = connect().await;
+        let mut conn = connect(&self.lab).await;
         for folder in [self.tag.clone(), self.processed(), self.quarantine()] {
             let _ = conn.delete_folder(&folder).await;
         }
@@ -254,49 +244,34 @@ fn cases(store: &Store) -> Vec<redress::core::model::Case> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_residents_email_through_postfix_becomes_a_case_within_seconds_and_is_moved_to_processed()
 {
-    let _lab = LAB.read().await;
-    let mut intake = Intake::new("first", "").await;
+    let Some(lab) = lab() else { return };
+    let _lock = lab.lock_shared().await;
+    let mut intake = Intake::new(&lab, "first", "").await;
     intake.start();
     // Let the worker reach IDLE, so this measures delivery to case, not start-up.
-    wait_until(
-        "the worker to be idle",
-        Duration::from_secs(10),
-        async || {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            true
-        },
-    )
-    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let raw = resident_mail(
-        "resident@example.net",
-        &intake.address(),
+        RESIDENT,
+        &intake.address,
         "Damp and mould in my bedroom",
         "first-1@example.net",
         "I want to make a complaint: the damp and mould in my bedroom has been reported three times.",
     );
     let sent = Instant::now();
-    smtp_send(
-        &smtp(),
-        Some("resident@example.net"),
-        &intake.address(),
-        &raw,
-    )
-    .await;
+    smtp_send(&lab, RESIDENT, &intake.address, &raw).await;
     intake.wait_for_cases(1, Duration::from_secs(10)).await;
     let latency = sent.elapsed();
-    println!("delivery to case: {latency:?}");
+    println!("delivery through Postfix and Dovecot to a stored case: {latency:?}");
     let all = cases(&intake.store);
     assert_eq!(all.len(), 1);
-    assert_eq!(
-        all[0].complainant.email.as_deref(),
-        Some("resident@example.net")
-    );
+    assert_eq!(all[0].complainant.email.as_deref(), Some(RESIDENT));
+    assert_eq!(all[0].complainant.name.as_deref(), Some("Rita Resident"));
     assert_eq!(all[0].messages.len(), 1);
     assert_eq!(all[0].messages[0].message_id, "<first-1@example.net>");
     intake
         .wait_for_count(&intake.processed(), 1, Duration::from_secs(5))
         .await;
-    assert_eq!(count(&intake.tag).await, 0, "the mailbox is empty");
+    assert_eq!(intake.count(&intake.tag).await, 0, "the mailbox is empty");
     assert!(
         latency < Duration::from_secs(5),
         "a case within a few seconds, took {latency:?}"
@@ -312,27 +287,28 @@ async fn a_residents_email_through_postfix_becomes_a_case_within_seconds_and_is_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_messages_delivered_while_stopped_are_all_taken_in_once_on_start() {
     const N: usize = 1000;
-    let _lab = LAB.read().await;
-    let mut intake = Intake::new("backlog", "").await;
-    let smtp = smtp();
+    let Some(lab) = lab() else { return };
+    let _lock = lab.lock_shared().await;
+    let mut intake = Intake::new(&lab, "backlog", "").await;
     let sending = Instant::now();
     for i in 0..N {
+        // Distinct senders: the per-sender daily cap must not set any aside.
         let from = format!("tenant{i}@example.net");
         let raw = resident_mail(
             &from,
-            &intake.address(),
+            &intake.address,
             &format!("Complaint {i}: repair not done"),
             &format!("backlog-{i}@example.net"),
             &format!("I want to complain that repair job {i} was never done."),
         );
-        smtp_send(&smtp, Some(&from), &intake.address(), &raw).await;
+        smtp_send(&lab, &from, &intake.address, &raw).await;
     }
-    let sent = sending.elapsed();
+    let handed = sending.elapsed();
     intake
-        .wait_for_count(&intake.tag, N as u32, Duration::from_secs(120))
+        .wait_for_count(&intake.tag, N as u32, Duration::from_secs(180))
         .await;
     println!(
-        "{N} messages handed to Postfix in {sent:?}, in the mailbox after {:?}",
+        "{N} messages handed to Postfix in {handed:?}, all in the mailbox after {:?}",
         sending.elapsed()
     );
 
@@ -347,64 +323,49 @@ async fn a_thousand_messages_delivered_while_stopped_are_all_taken_in_once_on_st
     intake
         .wait_for_count(&intake.tag, 0, Duration::from_secs(10))
         .await;
-    assert_eq!(count(&intake.processed()).await, N as u32);
+    assert_eq!(intake.count(&intake.processed()).await, N as u32);
     intake.stop().await;
 
-    // Exactly once: one case per message, each holding its own message.
+    // Exactly once: one case per message, each holding its own message, nothing set aside.
     let all = cases(&intake.store);
     assert_eq!(all.len(), N);
     assert!(all.iter().all(|c| c.messages.len() == 1));
     for i in 0..N {
-        let reference = intake
-            .store
-            .reference_for_message(&format!("<backlog-{i}@example.net>"))
-            .unwrap();
-        assert!(reference.is_some(), "message {i} is on a case");
+        let id = format!("<backlog-{i}@example.net>");
+        let holder = intake.store.reference_for_message(&id).unwrap();
+        assert!(holder.is_some(), "{id} is on a case");
     }
     assert!(intake.store.set_aside_records().unwrap().is_empty());
     intake.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_worker_reconnects_after_dovecot_restarts_mid_idle_and_mail_sent_afterwards_is_taken_in()
- {
-    let _lab = LAB.write().await;
-    let mut intake = Intake::new("restart", "").await;
+async fn the_worker_reconnects_after_dovecot_restarts_mid_idle_and_takes_later_mail_in() {
+    let Some(lab) = lab() else { return };
+    let _lock = lab.lock_exclusive().await;
+    let mut intake = Intake::new(&lab, "restart", "").await;
     intake.start();
-    let smtp = smtp();
     let first = resident_mail(
-        "resident@example.net",
-        &intake.address(),
+        RESIDENT,
+        &intake.address,
         "Broken boiler",
         "restart-1@example.net",
         "I want to complain: no heating.",
     );
-    smtp_send(
-        &smtp,
-        Some("resident@example.net"),
-        &intake.address(),
-        &first,
-    )
-    .await;
+    smtp_send(&lab, RESIDENT, &intake.address, &first).await;
     intake.wait_for_cases(1, Duration::from_secs(10)).await;
-    // The worker is now IDLE; take Dovecot away under it.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    restart_dovecot().await;
+    // The worker is IDLE now; take Dovecot away under it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    lab.restart_dovecot_async().await;
     let second = resident_mail(
-        "resident2@example.net",
-        &intake.address(),
+        RESIDENT2,
+        &intake.address,
         "Noise from next door",
         "restart-2@example.net",
         "I want to complain about the noise.",
     );
     let sent = Instant::now();
-    smtp_send(
-        &smtp,
-        Some("resident2@example.net"),
-        &intake.address(),
-        &second,
-    )
-    .await;
+    smtp_send(&lab, RESIDENT2, &intake.address, &second).await;
     intake.wait_for_cases(2, Duration::from_secs(30)).await;
     println!(
         "taken in {:?} after sending, across the restart",
@@ -414,33 +375,30 @@ async fn the_worker_reconnects_after_dovecot_restarts_mid_idle_and_mail_sent_aft
     intake
         .wait_for_count(&intake.processed(), 2, Duration::from_secs(5))
         .await;
-    assert_eq!(count(&intake.tag).await, 0);
-    let emails: Vec<_> = cases(&intake.store)
+    assert_eq!(intake.count(&intake.tag).await, 0);
+    let mut emails: Vec<String> = cases(&intake.store)
         .into_iter()
         .map(|c| c.complainant.email.unwrap())
         .collect();
-    assert_eq!(emails.len(), 2);
-    assert!(
-        emails.contains(&"resident@example.net".to_owned())
-            && emails.contains(&"resident2@example.net".to_owned())
-    );
+    emails.sort();
+    assert_eq!(emails, [RESIDENT2, RESIDENT]);
     intake.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_replies_bounces_and_list_mail_open_no_case_and_are_moved_out_of_the_mailbox() {
-    let _lab = LAB.read().await;
-    let mut intake = Intake::new("automated", "").await;
+    let Some(lab) = lab() else { return };
+    let _lock = lab.lock_shared().await;
+    let mut intake = Intake::new(&lab, "automated", "").await;
     intake.start();
-    let to = intake.address();
-    let smtp = smtp();
+    let to = intake.address.clone();
     let out_of_office = format!(
         "From: Rita Resident <resident@example.net>\r\nTo: {to}\r\nSubject: Out of office: Your complaint\r\n\
          Message-ID: <ooo-1@example.net>\r\nAuto-Submitted: auto-replied\r\n\r\nI am away until Monday.\r\n"
     );
     let bounce = format!(
-        "From: Mail Delivery System <MAILER-DAEMON@example.net>\r\nTo: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\n\
-         Message-ID: <bounce-1@example.net>\r\nMIME-Version: 1.0\r\n\
+        "From: Mail Delivery System <MAILER-DAEMON@example.net>\r\nTo: {to}\r\n\
+         Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <bounce-1@example.net>\r\nMIME-Version: 1.0\r\n\
          Content-Type: multipart/report; report-type=delivery-status; boundary=\"BB\"\r\n\r\n\
          --BB\r\nContent-Type: text/plain\r\n\r\nThe message could not be delivered.\r\n\
          --BB\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mail.example.net\r\n\r\n\
@@ -448,17 +406,12 @@ async fn auto_replies_bounces_and_list_mail_open_no_case_and_are_moved_out_of_th
     );
     let list = format!(
         "From: Tenants Forum <forum@example.net>\r\nTo: {to}\r\nSubject: [forum] I want to complain about the bins\r\n\
-         Message-ID: <list-1@example.net>\r\nList-Id: Tenants forum <forum.example.net>\r\n\r\nA member's complaint about the bins.\r\n"
+         Message-ID: <list-1@example.net>\r\nList-Id: Tenants forum <forum.example.net>\r\n\r\n\
+         A member's complaint about the bins.\r\n"
     );
-    smtp_send(
-        &smtp,
-        Some("resident@example.net"),
-        &to,
-        out_of_office.as_bytes(),
-    )
-    .await;
-    smtp_send(&smtp, None, &to, bounce.as_bytes()).await;
-    smtp_send(&smtp, Some("forum@example.net"), &to, list.as_bytes()).await;
+    smtp_send(&lab, RESIDENT, &to, out_of_office.as_bytes()).await;
+    smtp_send(&lab, "", &to, bounce.as_bytes()).await;
+    smtp_send(&lab, "forum@example.net", &to, list.as_bytes()).await;
     let store = intake.store.clone();
     wait_until(
         "three set-aside records",
@@ -469,7 +422,7 @@ async fn auto_replies_bounces_and_list_mail_open_no_case_and_are_moved_out_of_th
     intake
         .wait_for_count(&intake.processed(), 3, Duration::from_secs(5))
         .await;
-    assert_eq!(count(&intake.tag).await, 0);
+    assert_eq!(intake.count(&intake.tag).await, 0);
     assert_eq!(intake.store.case_count(), 0);
     let mut records = intake.store.set_aside_records().unwrap();
     records.sort_by(|a, b| a.subject.cmp(&b.subject));
@@ -489,19 +442,19 @@ async fn auto_replies_bounces_and_list_mail_open_no_case_and_are_moved_out_of_th
     intake.cleanup().await;
 }
 
-/// A message with a 20 MB (base64) attachment.
+/// A message with an attachment making it `bytes` long.
 fn big_message(from: &str, bytes: usize) -> Vec<u8> {
     let mut raw = format!(
-        "From: {from}\r\nTo: complaints@example.org\r\nSubject: Photos of the leak\r\nMessage-ID: <big-{bytes}@example.net>\r\n\
-         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"PP\"\r\n\r\n\
+        "From: {from}\r\nTo: complaints@example.org\r\nSubject: Photos of the leak\r\n\
+         Message-ID: <big-{bytes}@example.net>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"PP\"\r\n\r\n\
          --PP\r\nContent-Type: text/plain\r\n\r\nI want to complain about the leak; photos attached.\r\n\
          --PP\r\nContent-Type: application/octet-stream; name=photos.bin\r\n\
          Content-Disposition: attachment; filename=photos.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n"
     )
     .into_bytes();
-    let line = [b'Q'; 76];
     while raw.len() < bytes {
-        raw.extend_from_slice(&line);
+        raw.extend_from_slice(&[b'Q'; 76]);
         raw.extend_from_slice(b"\r\n");
     }
     raw.extend_from_slice(b"--PP--\r\n");
@@ -510,16 +463,26 @@ fn big_message(from: &str, bytes: usize) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_messages_are_taken_in_or_quarantined_without_a_panic() {
-    let _lab = LAB.read().await;
-    let mut intake = Intake::new("malformed", "").await;
-    let no_from = b"To: complaints@example.org\r\nSubject: No sender here\r\nMessage-ID: <nofrom@example.net>\r\n\r\nWho sent this?\r\n".to_vec();
-    let broken_boundary = b"From: a@example.net\r\nSubject: Broken boundary\r\nMessage-ID: <boundary@example.net>\r\nMIME-Version: 1.0\r\n\
-Content-Type: multipart/mixed; boundary=\"NEVER\"\r\n\r\n--WRONG\r\nContent-Type: text/plain\r\n\r\nI want to complain about the lift.\r\n--WRONG\r\n"
+    let Some(lab) = lab() else { return };
+    let _lock = lab.lock_shared().await;
+    let mut intake = Intake::new(&lab, "malformed", "").await;
+    let no_from = b"To: complaints@example.org\r\nSubject: No sender here\r\n\
+Message-ID: <nofrom@example.net>\r\n\r\nWho sent this?\r\n"
         .to_vec();
-    let bad_charset = b"From: b@example.net\r\nSubject: =?x-no-such-charset?Q?Lift_broken?=\r\nMessage-ID: <charset@example.net>\r\n\
-Content-Type: text/plain; charset=x-no-such-charset\r\n\r\nThe lift \xff\xfe is broken \xc3\x28 again.\r\n"
+    let broken_boundary = b"From: a@example.net\r\nSubject: Broken boundary\r\n\
+Message-ID: <boundary@example.net>\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"NEVER\"\r\n\r\n--WRONG\r\nContent-Type: text/plain\r\n\r\n\
+I want to complain about the lift.\r\n--WRONG\r\n"
         .to_vec();
-    let nul_bytes = b"From: c@example.net\r\nSubject: Nul\0bytes\r\nMessage-ID: <nul@example.net>\r\n\r\nThe door\0 is broken\0\0.\r\n".to_vec();
+    let bad_charset = b"From: b@example.net\r\nSubject: =?x-no-such-charset?Q?Lift_broken?=\r\n\
+Message-ID: <charset@example.net>\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n\r\n\
+The lift \xff\xfe is broken \xc3\x28 again.\r\n"
+        .to_vec();
+    let nul_bytes =
+        b"From: c@example.net\r\nSubject: Nul\0bytes\r\nMessage-ID: <nul@example.net>\r\n\r\n\
+The door\0 is broken\0\0.\r\n"
+            .to_vec();
+    // 20 MB, under the default limit of 25 MiB.
     let big = big_message("d@example.net", 20 * 1024 * 1024);
     for raw in [&no_from, &broken_boundary, &bad_charset, &nul_bytes, &big] {
         intake.append(raw).await;
@@ -560,25 +523,25 @@ Content-Type: text/plain; charset=x-no-such-charset\r\n\r\nThe lift \xff\xfe is 
     intake
         .wait_for_count(&intake.processed(), 4, Duration::from_secs(10))
         .await;
-    assert_eq!(count(&intake.tag).await, 0);
+    assert_eq!(intake.count(&intake.tag).await, 0);
     intake.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_over_a_lowered_size_limit_is_quarantined_and_moved_to_quarantine() {
-    let _lab = LAB.read().await;
-    let mut intake = Intake::new("oversize", "max_message_bytes = 100000").await;
+    let Some(lab) = lab() else { return };
+    let _lock = lab.lock_shared().await;
+    let mut intake = Intake::new(&lab, "oversize", "max_message_bytes = 100000").await;
     let big = big_message("e@example.net", 200_000);
     intake.append(&big).await;
-    intake
-        .append(&resident_mail(
-            "f@example.net",
-            "complaints@example.org",
-            "Small one",
-            "small@example.net",
-            "I want to complain about the gate.",
-        ))
-        .await;
+    let small = resident_mail(
+        "f@example.net",
+        COMPLAINTS,
+        "Small one",
+        "small@example.net",
+        "I want to complain about the gate.",
+    );
+    intake.append(&small).await;
     intake.start();
     let store = intake.store.clone();
     wait_until(
@@ -604,13 +567,13 @@ async fn a_message_over_a_lowered_size_limit_is_quarantined_and_moved_to_quarant
     intake
         .wait_for_count(&intake.processed(), 1, Duration::from_secs(5))
         .await;
-    assert_eq!(count(&intake.tag).await, 0);
+    assert_eq!(intake.count(&intake.tag).await, 0);
     intake.cleanup().await;
 }
 
-/// UIDs in `folder` carrying `$Processed`.
-async fn flagged(folder: &str) -> usize {
-    let mut conn = connect().await;
+/// Messages in `folder` of the complaints account carrying `$Processed`.
+async fn flagged(lab: &MailLab, folder: &str) -> usize {
+    let mut conn = connect(lab).await;
     conn.examine(folder).await.unwrap();
     let n = conn.uid_search("KEYWORD $Processed").await.unwrap().len();
     conn.logout().await;
@@ -620,15 +583,12 @@ async fn flagged(folder: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_after_processing_flag_messages_stay_flagged_and_are_not_taken_in_twice_across_a_restart()
  {
-    let _lab = LAB.read().await;
-    let mut intake = Intake::new("flag", "after_processing = \"flag\"").await;
-    let smtp = smtp();
-    let to = intake.address();
+    let Some(lab) = lab() else { return };
+    let _lock = lab.lock_shared().await;
+    let mut intake = Intake::new(&lab, "flag", "after_processing = \"flag\"").await;
+    let to = intake.address.clone();
     intake.start();
-    for (i, from) in ["resident@example.net", "resident2@example.net"]
-        .iter()
-        .enumerate()
-    {
+    for (i, from) in [RESIDENT, RESIDENT2].iter().enumerate() {
         let raw = resident_mail(
             from,
             &to,
@@ -636,22 +596,22 @@ async fn with_after_processing_flag_messages_stay_flagged_and_are_not_taken_in_t
             &format!("flag-{i}@example.net"),
             "I want to complain about the stairs.",
         );
-        smtp_send(&smtp, Some(from), &to, &raw).await;
+        smtp_send(&lab, from, &to, &raw).await;
     }
     intake.wait_for_cases(2, Duration::from_secs(10)).await;
     let tag = intake.tag.clone();
     wait_until("both flagged", Duration::from_secs(5), async || {
-        flagged(&tag).await == 2
+        flagged(&lab, &tag).await == 2
     })
     .await;
     assert_eq!(
-        count(&intake.tag).await,
+        intake.count(&tag).await,
         2,
         "flagged messages stay in the mailbox"
     );
     intake.stop().await;
 
-    // Restart on the same store: the flagged two are skipped, a new one is taken in.
+    // Restart on the same store: the two flagged ones are skipped, a new one is taken in.
     intake.reopen_store().await;
     intake.start();
     let raw = resident_mail(
@@ -661,10 +621,10 @@ async fn with_after_processing_flag_messages_stay_flagged_and_are_not_taken_in_t
         "flag-2@example.net",
         "I want to complain about the door.",
     );
-    smtp_send(&smtp, Some("tenant@example.net"), &to, &raw).await;
+    smtp_send(&lab, "tenant@example.net", &to, &raw).await;
     intake.wait_for_cases(3, Duration::from_secs(10)).await;
     wait_until("all three flagged", Duration::from_secs(5), async || {
-        flagged(&tag).await == 3
+        flagged(&lab, &tag).await == 3
     })
     .await;
     intake.stop().await;
@@ -675,7 +635,7 @@ async fn with_after_processing_flag_messages_stay_flagged_and_are_not_taken_in_t
         "no message joined a case twice"
     );
 
-    // The flag, not only deduplication, keeps them out: a worker on an empty store takes
+    // The flag, not only deduplication, keeps them out: a worker with an empty store takes
     // nothing from this mailbox.
     let fresh_dir = tempfile::tempdir().unwrap();
     let fresh = Store::open(&fresh_dir.path().join("store"), "EH").unwrap();
@@ -690,46 +650,46 @@ async fn with_after_processing_flag_messages_stay_flagged_and_are_not_taken_in_t
     worker.await.unwrap();
     assert_eq!(fresh.case_count(), 0);
     assert!(fresh.set_aside_records().unwrap().is_empty());
-    assert_eq!(count(&intake.tag).await, 3);
+    assert_eq!(intake.count(&tag).await, 3);
     intake.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn imaps_and_starttls_with_the_lab_ca_work() {
-    let _lab = LAB.read().await;
+async fn imaps_and_starttls_with_the_lab_ca_take_mail_in() {
+    let Some(lab) = lab() else { return };
+    let _lock = lab.lock_shared().await;
+    let user = "complaints%40example.org";
     for (name, url) in [
         (
-            "imaps",
-            format!("imaps://complaints%40example.org@127.0.0.1:{IMAPS_PORT}"),
+            "imaps-ip",
+            format!("imaps://{user}@127.0.0.1:{}", lab.imaps_port),
         ),
         (
-            "imapsname",
-            format!("imaps://complaints%40example.org@localhost:{IMAPS_PORT}"),
+            "imaps-name",
+            format!("imaps://{user}@localhost:{}", lab.imaps_port),
         ),
         (
             "starttls",
-            format!("imap://complaints%40example.org@127.0.0.1:{IMAP_PORT}"),
+            format!("imap://{user}@127.0.0.1:{}", lab.imap_port),
         ),
     ] {
-        let starttls = name == "starttls";
-        let mut intake = Intake::with_url(name, "", |tag| {
-            if starttls {
-                format!("{url}/{tag}?tls=starttls")
-            } else {
-                format!("{url}/{tag}")
-            }
-        })
-        .await;
+        let query = if name == "starttls" {
+            "?tls=starttls"
+        } else {
+            ""
+        };
+        let mut intake =
+            Intake::with_url(&lab, name, "", |tag| format!("{url}/{tag}{query}")).await;
         intake.start();
-        let to = intake.address();
+        let to = intake.address.clone();
         let raw = resident_mail(
-            "resident@example.net",
+            RESIDENT,
             &to,
             "Over TLS",
             &format!("{name}@example.net"),
             "I want to complain about the windows.",
         );
-        smtp_send(&smtp(), Some("resident@example.net"), &to, &raw).await;
+        smtp_send(&lab, RESIDENT, &to, &raw).await;
         intake.wait_for_cases(1, Duration::from_secs(10)).await;
         intake
             .wait_for_count(&intake.processed(), 1, Duration::from_secs(5))
@@ -738,14 +698,24 @@ async fn imaps_and_starttls_with_the_lab_ca_work() {
     }
 }
 
-async fn restart_dovecot() {
-    let status = tokio::task::spawn_blocking(|| {
-        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mail-lab"))
-            .arg("restart-dovecot")
-            .status()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(status.success());
+#[tokio::test]
+async fn a_wrong_password_is_a_login_error_naming_the_user() {
+    let Some(lab) = lab() else { return };
+    let _lock = lab.lock_shared().await;
+    let url = format!(
+        "imap://complaints%40example.org@127.0.0.1:{}/INBOX",
+        lab.imap_port
+    );
+    let err = match Account::parse(&url, "not-the-password")
+        .unwrap()
+        .connect()
+        .await
+    {
+        Ok(_) => panic!("a wrong password was accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.starts_with("the server refused the login of complaints@example.org: "),
+        "{err}"
+    );
 }

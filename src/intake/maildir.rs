@@ -15,9 +15,9 @@ use super::{Inbound, Outcome, ingest};
 use crate::config::Loaded;
 use crate::store::{SetAsideKind, Store, StoreError};
 
-/// How often `new/` is looked at. Short, so a resident's message becomes a case within a
-/// second of delivery; a directory listing is cheap.
-pub const POLL: Duration = Duration::from_millis(200);
+/// How often `new/` is looked at. Short, so a resident's message becomes a case well within a
+/// second of delivery; listing an empty directory ten times a second costs next to nothing.
+pub const POLL: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Error)]
 pub enum MaildirError {
