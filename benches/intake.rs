@@ -35,7 +35,7 @@ fn config(dir: &Path, port: u16) -> Loaded {
 }
 
 fn message(i: usize) -> String {
-    let body = if i % 2 == 0 {
+    let body = if i.is_multiple_of(2) {
         "I am fed up, the repair is still not done."
     } else {
         "Please fix the gutter."
@@ -169,7 +169,7 @@ async fn rss(cases: usize) {
         let received = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
         for i in 0..cases {
             let opened = Opened {
-                kind: if i % 2 == 0 {
+                kind: if i.is_multiple_of(2) {
                     CaseKind::Complaint
                 } else {
                     CaseKind::ServiceRequest
