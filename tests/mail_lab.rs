@@ -184,7 +184,7 @@ async fn dovecot_restarts_mid_idle_and_postfix_goes_away_and_comes_back() {
     let Some(lab) = MailLab::from_env_or_start() else {
         return;
     };
-    let _lock = lab.lock_exclusive().await;
+    let lock = lab.lock_exclusive().await;
     let (mailbox, address) = lab.unique_mailbox(COMPLAINTS, "outage").await;
 
     // A Dovecot restart ends an IDLE in progress; a new session works afterwards.
@@ -224,4 +224,21 @@ async fn dovecot_restarts_mid_idle_and_postfix_goes_away_and_comes_back() {
         .wait_for_messages(COMPLAINTS, &mailbox, 1, DELIVERY)
         .await;
     assert_eq!(subject_of(&all[0]).as_deref(), Some("after the outage"));
+
+    // A server left stopped is started again when the exclusive lock goes.
+    lab.stop_dovecot_async().await;
+    assert!(lab.try_imap_session(COMPLAINTS).await.is_err());
+    drop(lock);
+    let mut s = lab.imap_session(COMPLAINTS).await;
+    s.logout().await.expect("LOGOUT");
+}
+
+#[tokio::test]
+#[should_panic(expected = "lock_exclusive")]
+async fn stopping_a_server_without_the_exclusive_lock_is_refused() {
+    let Some(lab) = MailLab::from_env_or_start() else {
+        panic!("lock_exclusive (mail lab skipped)");
+    };
+    let _lock = lab.lock_shared().await;
+    lab.stop_postfix();
 }

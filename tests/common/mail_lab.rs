@@ -11,9 +11,11 @@
 //! mailbox and address of its own. Postfix accepts mail from 127.0.0.1 for example.org and
 //! example.net users only: unknown users and other domains are refused at RCPT time.
 //!
-//! Tests that stop or restart a server hold [`MailLab::lock_exclusive`]; every other test that
-//! uses the lab holds [`MailLab::lock_shared`], so that the servers stay up for it. The lock is a
-//! file lock: it also orders test binaries that run side by side.
+//! Tests that stop or restart a server must hold [`MailLab::lock_exclusive`] (the stop/restart
+//! helpers panic otherwise); every other test that uses the lab holds [`MailLab::lock_shared`],
+//! so that the servers stay up for it. The lock is a file lock in the lab directory: it also
+//! orders test binaries that run side by side. Dropping the exclusive lock starts again whatever
+//! the test left stopped, even after a panic.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -24,7 +26,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -100,6 +102,15 @@ fn run_script(args: &[&str], env: &[(&str, String)]) -> Result<String, String> {
 }
 
 fn start_lab() -> Result<MailLab, String> {
+    // While another test (maybe in another test binary) has a server stopped on purpose, wait
+    // for it rather than start that server again under its feet.
+    let dir = std::env::var_os("MAIL_LAB_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp/redress-mail-lab"));
+    let _shared = dir
+        .join("tests.lock")
+        .exists()
+        .then(|| lock_file(&dir, libc::LOCK_SH));
     run_script(&["start"], &[])?;
     let env = run_script(&["env"], &[])?;
     let vars: HashMap<&str, String> = env
@@ -168,6 +179,11 @@ impl MailLab {
     // ------------------------------------------------------------------ servers
 
     fn control(&self, cmd: &str) {
+        assert!(
+            EXCLUSIVE_HELD.load(Ordering::SeqCst) > 0,
+            "`{cmd}` disturbs every test using the mail lab: hold `lab.lock_exclusive().await` \
+             for the whole test (and `lab.lock_shared().await` in the tests that only use it)"
+        );
         if let Err(e) = run_script(&[cmd], &self.env_vars()) {
             panic!("{e}");
         }
@@ -228,33 +244,18 @@ impl MailLab {
     }
 
     async fn lock(&self, how: libc::c_int) -> LabLock {
-        let mut path = self.dir.join("tests.lock");
-        if std::fs::OpenOptions::new().write(true).open(&path).is_err() {
-            path = std::env::temp_dir().join("redress-mail-lab-tests.lock");
+        let dir = self.dir.clone();
+        let file = tokio::task::spawn_blocking(move || lock_file(&dir, how))
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        let exclusive = how == libc::LOCK_EX;
+        if exclusive {
+            EXCLUSIVE_HELD.fetch_add(1, Ordering::SeqCst);
         }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
-        tokio::task::spawn_blocking(move || {
-            // Each open() is its own open file description, so flock also orders the tests of
-            // one process, not just separate processes.
-            loop {
-                // SAFETY: flock on a descriptor this closure owns.
-                let rc = unsafe { libc::flock(file.as_raw_fd(), how) };
-                if rc == 0 {
-                    return LabLock { _file: file };
-                }
-                let err = io::Error::last_os_error();
-                if err.kind() != io::ErrorKind::Interrupted {
-                    panic!("cannot lock {}: {err}", path.display());
-                }
-            }
-        })
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+        LabLock {
+            file: Some(file),
+            restore: exclusive.then(|| self.clone()),
+        }
     }
 
     // ------------------------------------------------------------------ SMTP
@@ -570,9 +571,52 @@ pub fn unique_message_id() -> String {
     format!("<{}@lab.example.net>", unique_token())
 }
 
-/// Holds the lab lock until dropped.
+/// Holds the lab lock until dropped. Dropping an exclusive lock first starts whatever server
+/// the test left stopped (also when the test panicked), so the next test finds the lab whole.
 pub struct LabLock {
-    _file: std::fs::File,
+    file: Option<std::fs::File>,
+    restore: Option<MailLab>,
+}
+
+impl Drop for LabLock {
+    fn drop(&mut self) {
+        if let Some(lab) = self.restore.take() {
+            if let Err(e) = run_script(&["start"], &lab.env_vars()) {
+                eprintln!("could not restore the mail lab after an exclusive test: {e}");
+            }
+            EXCLUSIVE_HELD.fetch_sub(1, Ordering::SeqCst);
+        }
+        drop(self.file.take());
+    }
+}
+
+/// How many exclusive locks this process holds (servers may be stopped only under one).
+static EXCLUSIVE_HELD: AtomicUsize = AtomicUsize::new(0);
+
+/// Opens the lab's test lock file and flocks it (blocking). Each open() is its own open file
+/// description, so flock orders the tests of one process as well as separate processes.
+fn lock_file(dir: &Path, how: libc::c_int) -> std::fs::File {
+    let mut path = dir.join("tests.lock");
+    if std::fs::OpenOptions::new().write(true).open(&path).is_err() {
+        path = std::env::temp_dir().join("redress-mail-lab-tests.lock");
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    loop {
+        // SAFETY: flock on a descriptor owned by `file`, which outlives the call.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), how) };
+        if rc == 0 {
+            return file;
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            panic!("cannot lock {}: {err}", path.display());
+        }
+    }
 }
 
 // ---------------------------------------------------------------------- internals
