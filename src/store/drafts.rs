@@ -115,25 +115,17 @@ impl Store {
         by: &str,
         at: DateTime<Utc>,
     ) -> Result<Draft, StoreError> {
-        let draft = self.transact(|tx| {
-            let mut draft = load_draft(tx, id)?;
-            if draft.status != DraftStatus::Pending {
-                return Err(refused(
-                    id,
-                    format!("it is {}, not pending", draft.status.as_str()),
-                ));
-            }
+        self.change_draft(id, |tx, draft| {
+            require_pending(draft)?;
             let case = load_case(tx, &draft.reference)?;
-            check_approval(id, &draft, &case, by)?;
+            check_approval(id, draft, &case, by)?;
             draft.status = DraftStatus::Approved;
             draft.decided_by = Some(by.to_owned());
             draft.decided_at = Some(at);
-            save_draft(tx, &draft)?;
             tx.insert(keys::outbox(id), &[] as &[u8])?;
-            Ok(draft)
-        })?;
-        self.flush().await?;
-        Ok(draft)
+            Ok(())
+        })
+        .await
     }
 
     /// Rejects a pending draft, with the reason.
@@ -144,14 +136,8 @@ impl Store {
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<Draft, StoreError> {
-        let draft = self.transact(|tx| {
-            let mut draft = load_draft(tx, id)?;
-            if draft.status != DraftStatus::Pending {
-                return Err(refused(
-                    id,
-                    format!("it is {}, not pending", draft.status.as_str()),
-                ));
-            }
+        self.change_draft(id, |_, draft| {
+            require_pending(draft)?;
             if reason.trim().is_empty() {
                 return Err(refused(id, "say why it is rejected"));
             }
@@ -159,6 +145,21 @@ impl Store {
             draft.decided_by = Some(by.to_owned());
             draft.decided_at = Some(at);
             draft.reject_reason = Some(reason.to_owned());
+            Ok(())
+        })
+        .await
+    }
+
+    /// Loads a draft, lets `change` alter it (and write alongside it), saves it, all in one
+    /// transaction, and returns it once durable.
+    async fn change_draft(
+        &self,
+        id: u64,
+        change: impl Fn(&TransactionalTree, &mut Draft) -> TxResult<()>,
+    ) -> Result<Draft, StoreError> {
+        let draft = self.transact(|tx| {
+            let mut draft = load_draft(tx, id)?;
+            change(tx, &mut draft)?;
             save_draft(tx, &draft)?;
             Ok(draft)
         })?;
@@ -183,28 +184,22 @@ impl Store {
 
     /// Notes why an attempt failed (it will be retried).
     pub async fn record_attempt_error(&self, id: u64, error: &str) -> Result<Draft, StoreError> {
-        let draft = self.transact(|tx| {
-            let mut draft = load_draft(tx, id)?;
+        self.change_draft(id, |_, draft| {
             draft.last_error = Some(error.to_owned());
-            save_draft(tx, &draft)?;
-            Ok(draft)
-        })?;
-        self.flush().await?;
-        Ok(draft)
+            Ok(())
+        })
+        .await
     }
 
     /// Counts a delivery attempt durably *before* it is made, so that after a crash the next
     /// attempt knows to check whether the letter already went out.
-    pub async fn record_attempt(&self, id: u64, error: &str) -> Result<Draft, StoreError> {
-        let draft = self.transact(|tx| {
-            let mut draft = load_draft(tx, id)?;
+    pub async fn record_attempt(&self, id: u64, note: &str) -> Result<Draft, StoreError> {
+        self.change_draft(id, |_, draft| {
             draft.attempts += 1;
-            draft.last_error = Some(error.to_owned());
-            save_draft(tx, &draft)?;
-            Ok(draft)
-        })?;
-        self.flush().await?;
-        Ok(draft)
+            draft.last_error = Some(note.to_owned());
+            Ok(())
+        })
+        .await
     }
 
     /// Records that a letter went out on `on`, and what that means for its case (the
@@ -264,6 +259,17 @@ impl Store {
         })?;
         self.flush().await?;
         Ok(draft)
+    }
+}
+
+fn require_pending(draft: &Draft) -> TxResult<()> {
+    if draft.status == DraftStatus::Pending {
+        Ok(())
+    } else {
+        Err(refused(
+            draft.id,
+            format!("it is {}, not pending", draft.status.as_str()),
+        ))
     }
 }
 
