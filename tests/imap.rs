@@ -11,38 +11,34 @@
 #[path = "common/mail_lab.rs"]
 mod mail_lab;
 
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mail_lab::{COMPLAINTS, MailLab, RESIDENT, RESIDENT2};
 use redress::config::Loaded;
+use redress::intake::imap::Account;
 use redress::intake::imap::session::Connection;
-use redress::intake::imap::{Account, CA_FILE_ENV};
 use redress::store::{SetAsideKind, Store, StoreError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// The lab, with its CA trusted by redress (REDRESS_MAIL_CA_FILE); `None` means skip.
+/// The lab (its CA is trusted through `mail.ca_file` in each test's configuration);
+/// `None` means skip.
 fn lab() -> Option<MailLab> {
-    let lab = MailLab::from_env_or_start()?;
-    static TRUST: Once = Once::new();
-    TRUST.call_once(|| {
-        // SAFETY: set once, before this process's first connection to the lab, and read only
-        // through std::env (which serialises access) afterwards.
-        unsafe { std::env::set_var(CA_FILE_ENV, &lab.ca_pem) };
-    });
-    Some(lab)
+    MailLab::from_env_or_start()
 }
 
 fn account(lab: &MailLab, mailbox: &str) -> Account {
-    Account::parse(
+    let mut account = Account::parse(
         &format!(
             "imap://complaints%40example.org@127.0.0.1:{}/{mailbox}",
             lab.imap_port
         ),
         mail_lab::PASSWORD,
     )
-    .expect("the lab account URL is valid")
+    .expect("the lab account URL is valid");
+    account.ca_file = Some(lab.ca_pem.clone());
+    account
 }
 
 async fn connect(lab: &MailLab) -> Connection {
@@ -126,8 +122,10 @@ impl Intake {
             "[organisation]\nname = \"Example Homes\"\nreference_prefix = \"EH\"\nhomes_owned = 12800\n\
              [store]\npath = \"store\"\n\
              [mail]\nimap_url = \"{url}\"\nimap_password = \"secret\"\nfrom = \"complaints@example.org\"\n\
-             processed_folder = \"{tag}-Processed\"\nquarantine_folder = \"{tag}-Quarantine\"\n{mail_extra}\n",
-            url = url(&tag)
+             processed_folder = \"{tag}-Processed\"\nquarantine_folder = \"{tag}-Quarantine\"\n\
+             ca_file = \"{ca}\"\n{mail_extra}\n",
+            url = url(&tag),
+            ca = lab.ca_pem.display(),
         );
         let loaded = redress::config::load_str(&text, "redress.toml", dir.path(), Vec::new())
             .expect("the test configuration is valid");
@@ -528,12 +526,14 @@ The door\0 is broken\0\0.\r\n"
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_message_over_a_lowered_size_limit_is_quarantined_and_moved_to_quarantine() {
+async fn messages_over_a_lowered_size_limit_are_quarantined_and_moved_to_quarantine() {
     let Some(lab) = lab() else { return };
     let _lock = lab.lock_shared().await;
     let mut intake = Intake::new(&lab, "oversize", "max_message_bytes = 100000").await;
-    let big = big_message("e@example.net", 200_000);
-    intake.append(&big).await;
+    // Over the limit: read whole, quarantined with its size.
+    let over = big_message("e@example.net", 200_000);
+    // Far over the limit (and over the 1 MiB read cap): only its first MiB is read.
+    let far_over = big_message("g@example.net", 1_500_000);
     let small = resident_mail(
         "f@example.net",
         COMPLAINTS,
@@ -541,34 +541,89 @@ async fn a_message_over_a_lowered_size_limit_is_quarantined_and_moved_to_quarant
         "small@example.net",
         "I want to complain about the gate.",
     );
-    intake.append(&small).await;
+    for raw in [&over, &far_over, &small] {
+        intake.append(raw).await;
+    }
     intake.start();
     let store = intake.store.clone();
     wait_until(
-        "both messages taken in",
+        "three messages taken in",
         Duration::from_secs(20),
-        async || store.case_count() + store.set_aside_records().unwrap().len() >= 2,
+        async || store.case_count() + store.set_aside_records().unwrap().len() >= 3,
     )
     .await;
-    let records = intake.store.set_aside_records().unwrap();
-    assert_eq!(records.len(), 1);
-    assert_eq!(records[0].kind, SetAsideKind::Quarantined);
+    let mut reasons: Vec<(SetAsideKind, String)> = intake
+        .store
+        .set_aside_records()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.kind, r.reason))
+        .collect();
+    reasons.sort_by(|a, b| a.1.cmp(&b.1));
     assert_eq!(
-        records[0].reason,
-        format!(
-            "the message is {} bytes, over the 100000-byte limit",
-            big.len()
-        )
+        reasons,
+        [
+            (
+                SetAsideKind::Quarantined,
+                "the message is 1048576 bytes, over the 100000-byte limit".to_owned()
+            ),
+            (
+                SetAsideKind::Quarantined,
+                format!(
+                    "the message is {} bytes, over the 100000-byte limit",
+                    over.len()
+                )
+            ),
+        ]
     );
     assert_eq!(intake.store.case_count(), 1);
     intake
-        .wait_for_count(&intake.quarantine(), 1, Duration::from_secs(5))
+        .wait_for_count(&intake.quarantine(), 2, Duration::from_secs(5))
         .await;
     intake
         .wait_for_count(&intake.processed(), 1, Duration::from_secs(5))
         .await;
     assert_eq!(intake.count(&intake.tag).await, 0);
+    // The server keeps the whole message.
+    let mut conn = connect(&lab).await;
+    conn.examine(&intake.quarantine()).await.unwrap();
+    let mut sizes = Vec::new();
+    for uid in conn.uid_search("ALL").await.unwrap() {
+        sizes.push(conn.fetch(uid).await.unwrap().unwrap().raw.len());
+    }
+    conn.logout().await;
+    sizes.sort();
+    assert_eq!(sizes, [over.len(), far_over.len()]);
     intake.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_move_a_message_is_copied_flagged_deleted_and_expunged() {
+    let Some(lab) = lab() else { return };
+    let _lock = lab.lock_shared().await;
+    let (mailbox, _) = lab.unique_mailbox(COMPLAINTS, "nomove").await;
+    let target = format!("{mailbox}-Processed");
+    let mut conn = connect(&lab).await;
+    assert!(conn.can_move(), "the lab's Dovecot has MOVE");
+    conn.ensure_folder(&target).await.unwrap();
+    let keep = resident_mail(RESIDENT, COMPLAINTS, "Stays", "stays@example.net", "stays");
+    let moves = resident_mail(RESIDENT, COMPLAINTS, "Moves", "moves@example.net", "moves");
+    conn.append(&mailbox, "()", &keep).await.unwrap();
+    conn.append(&mailbox, "()", &moves).await.unwrap();
+    conn.select(&mailbox).await.unwrap();
+    let uids = conn.uid_search("ALL").await.unwrap();
+    assert_eq!(uids.len(), 2);
+    conn.copy_delete_expunge(uids[1], &target).await.unwrap();
+    assert_eq!(conn.uid_search("ALL").await.unwrap(), [uids[0]]);
+    conn.examine(&target).await.unwrap();
+    let moved = conn.uid_search("ALL").await.unwrap();
+    assert_eq!(moved.len(), 1);
+    let raw = conn.fetch(moved[0]).await.unwrap().unwrap().raw;
+    assert_eq!(raw, moves);
+    for folder in [&mailbox, &target] {
+        conn.delete_folder(folder).await.unwrap();
+    }
+    conn.logout().await;
 }
 
 /// Messages in `folder` of the complaints account carrying `$Processed`.

@@ -11,7 +11,7 @@
 mod mail_lab;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -19,7 +19,7 @@ use mail_lab::{COMPLAINTS, MailLab, RESIDENT};
 use redress::config::Loaded;
 use redress::core::event::Event;
 use redress::core::model::ComplaintDefinition;
-use redress::intake::imap::{Account, CA_FILE_ENV, SentFolder};
+use redress::intake::imap::{Account, SentFolder};
 use redress::intake::{Inbound, Outcome, ingest};
 use redress::letters::{Draft, DraftStatus};
 use redress::mail::ParsedMail;
@@ -28,16 +28,10 @@ use redress::store::Store;
 
 const STAFF: &str = "sam@example.org";
 
-/// The lab, with its CA trusted by redress (REDRESS_MAIL_CA_FILE); `None` means skip.
+/// The lab (its CA is trusted through `mail.ca_file` in each test's configuration);
+/// `None` means skip.
 fn lab() -> Option<MailLab> {
-    let lab = MailLab::from_env_or_start()?;
-    static TRUST: Once = Once::new();
-    TRUST.call_once(|| {
-        // SAFETY: set once, before this process's first connection to the lab, and read only
-        // through std::env (which serialises access) afterwards.
-        unsafe { std::env::set_var(CA_FILE_ENV, &lab.ca_pem) };
-    });
-    Some(lab)
+    MailLab::from_env_or_start()
 }
 
 fn parse(raw: &[u8]) -> ParsedMail {
@@ -88,9 +82,11 @@ impl Outbox {
              [store]\npath = \"store\"\n\
              [mail]\nsmtp_url = \"smtp://127.0.0.1:{smtp_port}{smtp}\"\n\
              imap_url = \"imap://complaints%40example.org@127.0.0.1:{imap_port}/INBOX\"\n\
-             imap_password = \"secret\"\nfrom = \"complaints@example.org\"\nsent_folder = \"{tag}-Sent\"\n",
+             imap_password = \"secret\"\nfrom = \"complaints@example.org\"\nsent_folder = \"{tag}-Sent\"\n\
+             ca_file = \"{ca}\"\n",
             smtp_port = lab.smtp_port,
             imap_port = lab.imap_port,
+            ca = lab.ca_pem.display(),
         );
         let loaded = redress::config::load_str(&text, "redress.toml", dir.path(), Vec::new())
             .expect("the test configuration is valid");

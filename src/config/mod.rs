@@ -238,6 +238,9 @@ pub struct MailConfig {
     pub smtp_url: Option<String>,
     /// A secret: prefer `smtp_password_file`.
     pub smtp_password: Option<String>,
+    /// A PEM file of extra CA certificates trusted for IMAP and SMTP, besides the public
+    /// roots (a private CA, or a test server's).
+    pub ca_file: Option<PathBuf>,
     /// Larger messages are quarantined rather than parsed.
     pub max_message_bytes: usize,
     /// More messages than this from one address in one day are set aside as a likely loop.
@@ -260,6 +263,7 @@ impl Default for MailConfig {
             idle_recheck_seconds: 300,
             smtp_url: None,
             smtp_password: None,
+            ca_file: None,
             max_message_bytes: 25 * 1024 * 1024,
             daily_cap_per_sender: 50,
         }

@@ -110,11 +110,22 @@ pub(super) fn check(
         );
     }
 
+    let mut config = config.clone();
+    if let Some(ca) = &config.mail.ca_file {
+        let path = base.join(ca);
+        if let Err(e) = std::fs::read(&path) {
+            report(
+                "mail.ca_file",
+                format!("cannot read {}: {e}", path.display()),
+            );
+        }
+        config.mail.ca_file = Some(path);
+    }
     let store_path = base.join(&config.store.path);
     let calendar =
         Calendar::england_and_wales().with_closures(config.calendar.closure_days.iter().copied());
     Some(Loaded {
-        config: config.clone(),
+        config,
         origin: origin.to_owned(),
         base: base.to_path_buf(),
         store_path,

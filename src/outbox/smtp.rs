@@ -1,7 +1,7 @@
 //! SMTP through lettre with rustls: `smtps://` (implicit TLS, port 465), `smtp://` (STARTTLS
 //! required, port 587), or `smtp://…?tls=none` (plain, port 25, for a relay on the same host).
 //! Certificates are checked against the webpki roots plus the CA file named by
-//! `REDRESS_MAIL_CA_FILE`, as for IMAP.
+//! `mail.ca_file`, as for IMAP.
 //!
 //! A reply of 5xx is permanent (the letter is recorded as failed on the case); anything else —
 //! 4xx, a refused connection, a timeout — is temporary and retried with backoff.
@@ -27,11 +27,11 @@ pub struct SmtpTransport {
 }
 
 /// TLS settings for `host`: webpki roots plus the extra CA file, if any.
-fn tls_parameters(host: &str) -> Result<TlsParameters, String> {
+fn tls_parameters(host: &str, ca_file: Option<&std::path::Path>) -> Result<TlsParameters, String> {
     imap::install_crypto();
     let mut builder = TlsParameters::builder(host.to_owned());
-    if let Some(pem) = imap::connect::extra_ca_pem().map_err(|e| e.to_string())? {
-        let ca = Certificate::from_pem(&pem).map_err(|e| format!("{}: {e}", imap::CA_FILE_ENV))?;
+    if let Some(pem) = imap::connect::extra_ca_pem(ca_file).map_err(|e| e.to_string())? {
+        let ca = Certificate::from_pem(&pem).map_err(|e| format!("mail.ca_file: {e}"))?;
         builder = builder.add_root_certificate(ca);
     }
     builder.build_rustls().map_err(|e| e.to_string())
@@ -60,8 +60,14 @@ impl SmtpTransport {
             }
         };
         let (tls, default_port) = match (parsed.scheme(), tls_none) {
-            ("smtps", false) => (Tls::Wrapper(tls_parameters(&host).map_err(bad)?), 465),
-            ("smtp", false) => (Tls::Required(tls_parameters(&host).map_err(bad)?), 587),
+            ("smtps", false) => (
+                Tls::Wrapper(tls_parameters(&host, mail.ca_file.as_deref()).map_err(bad)?),
+                465,
+            ),
+            ("smtp", false) => (
+                Tls::Required(tls_parameters(&host, mail.ca_file.as_deref()).map_err(bad)?),
+                587,
+            ),
             ("smtp", true) => (Tls::None, 25),
             ("smtps", true) => {
                 return Err(bad("smtps:// is TLS: drop tls=none, or use smtp://".into()));

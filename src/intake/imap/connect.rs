@@ -3,10 +3,11 @@
 //! `imaps://user@host:993/INBOX` is implicit TLS, `imap://user@host:143/INBOX` plain (for a
 //! server on the same host), `imap://user@host/INBOX?tls=starttls` upgrades the plain
 //! connection before logging in. Certificates are checked against the webpki roots, plus the
-//! CA in the PEM file named by `REDRESS_MAIL_CA_FILE` if set (a private CA, or a test server's).
+//! CA in the PEM file named by `mail.ca_file` if set (a private CA, or a test server's).
 
 use std::fmt;
 use std::io;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -25,21 +26,18 @@ use super::session::{Connection, timed};
 use super::{COMMAND_TIMEOUT, ImapError};
 use crate::config::MailConfig;
 
-/// Names a PEM file of extra CA certificates to trust, for IMAP and SMTP, read at each connect.
-pub const CA_FILE_ENV: &str = "REDRESS_MAIL_CA_FILE";
-
 /// Installs the process's rustls crypto provider (aws-lc-rs). Harmless if one is installed.
 pub fn install_crypto() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
-/// The PEM bytes of the extra CA file, if `REDRESS_MAIL_CA_FILE` names one.
-pub fn extra_ca_pem() -> Result<Option<Vec<u8>>, ImapError> {
-    let Some(path) = std::env::var_os(CA_FILE_ENV).filter(|p| !p.is_empty()) else {
+/// The PEM bytes of the extra CA file (`mail.ca_file`), if one is configured.
+pub fn extra_ca_pem(ca_file: Option<&Path>) -> Result<Option<Vec<u8>>, ImapError> {
+    let Some(path) = ca_file else {
         return Ok(None);
     };
-    let shown = path.to_string_lossy().into_owned();
-    std::fs::read(&path)
+    let shown = path.display().to_string();
+    std::fs::read(path)
         .map(Some)
         .map_err(|e| ImapError::CaFile {
             path: shown,
@@ -48,11 +46,11 @@ pub fn extra_ca_pem() -> Result<Option<Vec<u8>>, ImapError> {
 }
 
 /// The roots a server certificate is checked against: webpki's, plus the extra CA file.
-pub fn root_store() -> Result<RootCertStore, ImapError> {
+pub fn root_store(ca_file: Option<&Path>) -> Result<RootCertStore, ImapError> {
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(pem) = extra_ca_pem()? {
-        let path = std::env::var(CA_FILE_ENV).unwrap_or_default();
+    if let Some(pem) = extra_ca_pem(ca_file)? {
+        let path = ca_file.map(|p| p.display().to_string()).unwrap_or_default();
         let bad = |why: String| ImapError::CaFile {
             path: path.clone(),
             why,
@@ -70,10 +68,10 @@ pub fn root_store() -> Result<RootCertStore, ImapError> {
     Ok(roots)
 }
 
-fn tls_connector() -> Result<TlsConnector, ImapError> {
+fn tls_connector(ca_file: Option<&Path>) -> Result<TlsConnector, ImapError> {
     install_crypto();
     let config = rustls::ClientConfig::builder()
-        .with_root_certificates(root_store()?)
+        .with_root_certificates(root_store(ca_file)?)
         .with_no_client_auth();
     Ok(TlsConnector::from(Arc::new(config)))
 }
@@ -99,6 +97,8 @@ pub struct Account {
     password: String,
     /// The mailbox the URL names (`INBOX` if none).
     pub mailbox: String,
+    /// Extra CA certificates to trust (`mail.ca_file`), besides the webpki roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl fmt::Debug for Account {
@@ -118,7 +118,10 @@ impl Account {
     pub fn from_config(mail: &MailConfig) -> Result<Option<Account>, ImapError> {
         match &mail.imap_url {
             Some(url) => {
-                Account::parse(url, mail.imap_password.as_deref().unwrap_or_default()).map(Some)
+                let mut account =
+                    Account::parse(url, mail.imap_password.as_deref().unwrap_or_default())?;
+                account.ca_file = mail.ca_file.clone();
+                Ok(Some(account))
             }
             None => Ok(None),
         }
@@ -172,6 +175,7 @@ impl Account {
             security,
             user,
             password: password.to_owned(),
+            ca_file: None,
             mailbox: if path.is_empty() {
                 "INBOX".to_owned()
             } else {
@@ -197,7 +201,10 @@ impl Account {
             TcpStream::connect((self.host.as_str(), self.port)),
         )
         .await
-        .map_err(|_| ImapError::Timeout { command: "connect" })?
+        .map_err(|_| ImapError::Timeout {
+            command: "connect",
+            secs: COMMAND_TIMEOUT.as_secs(),
+        })?
         .map_err(|source| ImapError::Connect {
             addr: addr.clone(),
             source,
@@ -224,7 +231,12 @@ impl Account {
             match tokio::time::timeout(COMMAND_TIMEOUT, client.login(&self.user, &self.password))
                 .await
             {
-                Err(_) => return Err(ImapError::Timeout { command: "LOGIN" }),
+                Err(_) => {
+                    return Err(ImapError::Timeout {
+                        command: "LOGIN",
+                        secs: COMMAND_TIMEOUT.as_secs(),
+                    });
+                }
                 Ok(Err((e, _))) => {
                     return Err(ImapError::Login {
                         user: self.user.clone(),
@@ -241,15 +253,19 @@ impl Account {
             host: self.host.clone(),
             source: io::Error::new(io::ErrorKind::InvalidInput, e),
         })?;
-        let tls = tokio::time::timeout(COMMAND_TIMEOUT, tls_connector()?.connect(name, tcp))
-            .await
-            .map_err(|_| ImapError::Timeout {
-                command: "TLS handshake",
-            })?
-            .map_err(|source| ImapError::Tls {
-                host: self.host.clone(),
-                source,
-            })?;
+        let tls = tokio::time::timeout(
+            COMMAND_TIMEOUT,
+            tls_connector(self.ca_file.as_deref())?.connect(name, tcp),
+        )
+        .await
+        .map_err(|_| ImapError::Timeout {
+            command: "TLS handshake",
+            secs: COMMAND_TIMEOUT.as_secs(),
+        })?
+        .map_err(|source| ImapError::Tls {
+            host: self.host.clone(),
+            source,
+        })?;
         Ok(MailStream::Tls(Box::new(tls)))
     }
 }
@@ -260,6 +276,7 @@ async fn greeting(client: &mut Client<MailStream>) -> Result<(), ImapError> {
         .await
         .map_err(|_| ImapError::Timeout {
             command: "greeting",
+            secs: COMMAND_TIMEOUT.as_secs(),
         })?
         .map_err(|e| ImapError::Imap {
             command: "greeting",

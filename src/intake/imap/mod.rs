@@ -22,12 +22,13 @@ use thiserror::Error;
 
 use crate::store::StoreError;
 
-pub use connect::{Account, CA_FILE_ENV, install_crypto};
+pub use connect::{Account, install_crypto};
 pub use sent::SentFolder;
 pub use worker::run;
 
-/// Every IMAP command but IDLE must answer within this time, or the connection is dropped and
-/// made again: a server that stops answering must not stall intake forever.
+/// Every IMAP command but IDLE must answer within this time (fetching a big message is given
+/// longer, in proportion to its size), or the connection is dropped and made again: a server
+/// that stops answering must not stall intake forever.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The keyword set on a message taken in when `after_processing = "flag"`.
@@ -40,7 +41,7 @@ pub enum ImapError {
     #[error("mail.imap_url: {0}")]
     Config(String),
     /// The extra CA file cannot be read or holds no certificate.
-    #[error("the CA file {path} (from {CA_FILE_ENV}): {why}")]
+    #[error("the CA file {path} (mail.ca_file): {why}")]
     CaFile { path: String, why: String },
     #[error("cannot connect to {addr}: {source}")]
     Connect {
@@ -54,9 +55,9 @@ pub enum ImapError {
     },
     #[error("the server refused the login of {user}: {why}")]
     Login { user: String, why: String },
-    /// The server did not answer within [`COMMAND_TIMEOUT`].
-    #[error("the IMAP server did not answer {command} within {secs} s", secs = COMMAND_TIMEOUT.as_secs())]
-    Timeout { command: &'static str },
+    /// The server did not answer in time ([`COMMAND_TIMEOUT`], longer for big messages).
+    #[error("the IMAP server did not answer {command} within {secs} s")]
+    Timeout { command: &'static str, secs: u64 },
     #[error("IMAP {command}: {source}")]
     Imap {
         command: &'static str,

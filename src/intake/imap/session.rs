@@ -17,6 +17,10 @@ use tokio::sync::watch;
 use super::connect::ImapSession;
 use super::{COMMAND_TIMEOUT, ImapError};
 
+/// The slowest transfer rate a big message is given time for: a 25 MiB message may take
+/// 200 seconds on top of [`COMMAND_TIMEOUT`].
+const SLOWEST_BYTES_PER_SECOND: usize = 128 * 1024;
+
 /// Runs one command under [`COMMAND_TIMEOUT`].
 pub async fn timed<T, E>(
     command: &'static str,
@@ -25,8 +29,23 @@ pub async fn timed<T, E>(
 where
     E: Into<async_imap::error::Error>,
 {
-    match tokio::time::timeout(COMMAND_TIMEOUT, fut).await {
-        Err(_) => Err(ImapError::Timeout { command }),
+    timed_for(command, COMMAND_TIMEOUT, fut).await
+}
+
+/// Runs one command under a given timeout.
+pub async fn timed_for<T, E>(
+    command: &'static str,
+    limit: Duration,
+    fut: impl Future<Output = Result<T, E>>,
+) -> Result<T, ImapError>
+where
+    E: Into<async_imap::error::Error>,
+{
+    match tokio::time::timeout(limit, fut).await {
+        Err(_) => Err(ImapError::Timeout {
+            command,
+            secs: limit.as_secs(),
+        }),
         Ok(Err(e)) => Err(ImapError::Imap {
             command,
             source: e.into(),
@@ -39,8 +58,10 @@ where
 #[derive(Debug)]
 pub struct Fetched {
     pub uid: u32,
-    /// The full source, `BODY[]`.
+    /// The source, `BODY[]` (only its start if the message was bigger than asked for).
     pub raw: Vec<u8>,
+    /// The message's full size (RFC822.SIZE).
+    pub size: usize,
     /// When the server received it (INTERNALDATE).
     pub internal_date: Option<DateTime<Utc>>,
 }
@@ -167,9 +188,45 @@ impl Connection {
 
     /// Fetches one message without setting \Seen. `None` if it is gone.
     pub async fn fetch(&mut self, uid: u32) -> Result<Option<Fetched>, ImapError> {
-        let fetches: Vec<Fetch> = timed("UID FETCH", async {
+        self.fetch_at_most(uid, usize::MAX).await
+    }
+
+    /// Fetches one message without setting \Seen, but no more than its first `cap` bytes, so
+    /// a huge message cannot exhaust memory; [`Fetched::size`] says how big it really is. The
+    /// time allowed grows with the size. `None` if it is gone.
+    pub async fn fetch_at_most(
+        &mut self,
+        uid: u32,
+        cap: usize,
+    ) -> Result<Option<Fetched>, ImapError> {
+        let sized: Vec<Fetch> = timed("UID FETCH", async {
             self.session
-                .uid_fetch(uid.to_string(), "(UID INTERNALDATE BODY.PEEK[])")
+                .uid_fetch(uid.to_string(), "(UID RFC822.SIZE)")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await?;
+        let Some(size) = sized
+            .iter()
+            .find(|f| f.uid == Some(uid))
+            .and_then(|f| f.size)
+        else {
+            self.note_unsolicited();
+            return Ok(None);
+        };
+        let size = size as usize;
+        let (body, expected) = if size > cap {
+            (format!("BODY.PEEK[]<0.{cap}>"), cap)
+        } else {
+            ("BODY.PEEK[]".to_owned(), size)
+        };
+        let limit =
+            COMMAND_TIMEOUT + Duration::from_secs((expected / SLOWEST_BYTES_PER_SECOND) as u64);
+        let query = format!("(UID INTERNALDATE {body})");
+        let fetches: Vec<Fetch> = timed_for("UID FETCH", limit, async {
+            self.session
+                .uid_fetch(uid.to_string(), &query)
                 .await?
                 .try_collect::<Vec<_>>()
                 .await
@@ -182,6 +239,7 @@ impl Connection {
             .map(|f| Fetched {
                 uid,
                 raw: f.body().unwrap_or_default().to_vec(),
+                size,
                 internal_date: f.internal_date().map(|d| d.with_timezone(&Utc)),
             }))
     }

@@ -15,6 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_imap::types::{Flag, Mailbox};
 use chrono::Utc;
 use tokio::sync::watch;
 
@@ -104,12 +105,12 @@ async fn session(
     backoff: &mut Backoff,
 ) -> Result<(), ImapError> {
     let mail = &loaded.config.mail;
-    let mut conn = account.connect().await?;
-    if mail.after_processing == AfterProcessing::Move {
-        conn.ensure_folder(&mail.processed_folder).await?;
-    }
-    conn.ensure_folder(&mail.quarantine_folder).await?;
-    let selected = conn.select(&account.mailbox).await?;
+    // A server that accepts the connection and then says nothing must not hold up shutdown.
+    let opened = tokio::select! {
+        opened = open(account, mail) => opened?,
+        () = stopped(shutdown) => return Ok(()),
+    };
+    let (mut conn, selected) = opened;
     let validity = selected.uid_validity.unwrap_or(0);
     backoff.reset();
     tracing::info!(
@@ -118,6 +119,13 @@ async fn session(
         messages = selected.exists,
         "IMAP mailbox selected"
     );
+    if mail.after_processing == AfterProcessing::Flag && !keeps_keywords(&selected) {
+        tracing::error!(
+            mailbox = %account.mailbox,
+            "the server does not keep the {PROCESSED_KEYWORD} keyword in this mailbox: every \
+             message would be read again on each pass; use mail.after_processing = \"move\""
+        );
+    }
     let recheck = Duration::from_secs(mail.idle_recheck_seconds.max(1));
     loop {
         let pass = take_in(&mut conn, store, loaded, validity, shutdown).await?;
@@ -134,12 +142,33 @@ async fn session(
             recheck
         };
         let (next, woken) = conn.idle(wait, shutdown).await?;
+        tracing::debug!(?woken, "IDLE ended");
         conn = next;
         if woken == Woken::Shutdown {
             conn.logout().await;
             return Ok(());
         }
     }
+}
+
+/// Connects, creates the folders messages are moved to, and selects the mailbox.
+async fn open(account: &Account, mail: &MailConfig) -> Result<(Connection, Mailbox), ImapError> {
+    let mut conn = account.connect().await?;
+    if mail.after_processing == AfterProcessing::Move {
+        conn.ensure_folder(&mail.processed_folder).await?;
+    }
+    conn.ensure_folder(&mail.quarantine_folder).await?;
+    let selected = conn.select(&account.mailbox).await?;
+    Ok((conn, selected))
+}
+
+/// Whether `$Processed` set on a message stays set (PERMANENTFLAGS has it, or `\*`).
+fn keeps_keywords(selected: &Mailbox) -> bool {
+    selected.permanent_flags.iter().any(|f| match f {
+        Flag::MayCreate => true,
+        Flag::Custom(name) => name == PROCESSED_KEYWORD,
+        _ => false,
+    })
 }
 
 /// What a pass did.
@@ -197,9 +226,21 @@ async fn take_one(
     validity: u32,
     uid: u32,
 ) -> Result<bool, ImapError> {
-    let Some(fetched) = conn.fetch(uid).await? else {
+    let Some(fetched) = conn
+        .fetch_at_most(uid, fetch_cap(&loaded.config.mail))
+        .await?
+    else {
+        tracing::debug!(uid, "message gone before it was fetched");
         return Ok(false);
     };
+    if fetched.raw.len() < fetched.size {
+        tracing::warn!(
+            uid,
+            size = fetched.size,
+            fetched = fetched.raw.len(),
+            "message far over mail.max_message_bytes: only its start was read"
+        );
+    }
     let inbound = Inbound {
         raw: &fetched.raw,
         arrived: fetched.internal_date.unwrap_or_else(Utc::now),
@@ -213,6 +254,13 @@ async fn take_one(
     }
     tracing::info!(uid, bytes = fetched.raw.len(), ?outcome, "message taken in");
     Ok(true)
+}
+
+/// The most of one message read into memory: twice the size limit (at least 1 MiB), so a
+/// message over the limit is still read whole and its real size recorded, while a huge one
+/// (quarantined anyway) cannot exhaust memory.
+fn fetch_cap(mail: &MailConfig) -> usize {
+    mail.max_message_bytes.saturating_mul(2).max(1 << 20)
 }
 
 /// Where a message goes once its outcome is stored.
@@ -262,6 +310,19 @@ mod tests {
         assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60]);
         b.reset();
         assert_eq!(b.next_delay(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn keywords_are_kept_when_the_server_allows_new_ones_or_lists_ours() {
+        let with = |flags: Vec<Flag<'static>>| Mailbox {
+            permanent_flags: flags,
+            ..Mailbox::default()
+        };
+        assert!(keeps_keywords(&with(vec![Flag::Seen, Flag::MayCreate])));
+        assert!(keeps_keywords(&with(vec![Flag::Custom(
+            "$Processed".into()
+        )])));
+        assert!(!keeps_keywords(&with(vec![Flag::Seen, Flag::Deleted])));
     }
 
     #[test]
