@@ -689,6 +689,19 @@ async fn with_after_processing_flag_messages_stay_flagged_and_are_not_taken_in_t
         all.iter().all(|c| c.messages.len() == 1),
         "no message joined a case twice"
     );
+    // Progress is kept as UIDVALIDITY:UID of the last message taken in (here the third).
+    let key = format!(
+        "imap/complaints@example.org@127.0.0.1:{}/{tag}",
+        lab.imap_port
+    );
+    let progress =
+        String::from_utf8(intake.store.meta(&key).unwrap().expect("progress recorded")).unwrap();
+    let (validity, uid) = progress.split_once(':').expect("UIDVALIDITY:UID");
+    assert!(validity.parse::<u32>().unwrap() > 0, "{progress}");
+    assert_eq!(
+        uid, "3",
+        "three messages, UIDs 1 to 3 in a new mailbox: {progress}"
+    );
 
     // The flag, not only deduplication, keeps them out: a worker with an empty store takes
     // nothing from this mailbox.

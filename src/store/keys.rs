@@ -4,6 +4,7 @@
 //! | prefix | key | value |
 //! |---|---|---|
 //! | `m/version` | | layout version |
+//! | `m/state/` | name | adapter state, e.g. `imap/USER@HOST:PORT/MAILBOX` → `UIDVALIDITY:UID` |
 //! | `n/` | `PREFIX-YEAR` | last sequence number used (u64, big-endian) |
 //! | `c/` | reference | case snapshot (JSON) |
 //! | `e/` | reference `/` seq (8 digits) | recorded event (JSON) |
@@ -60,6 +61,10 @@ pub fn draft(id: u64) -> Vec<u8> {
 
 pub fn outbox(id: u64) -> Vec<u8> {
     format!("o/{id:020}").into_bytes()
+}
+
+pub fn meta(name: &str) -> Vec<u8> {
+    format!("m/state/{name}").into_bytes()
 }
 
 pub fn counter(prefix_year: &str) -> Vec<u8> {

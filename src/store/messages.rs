@@ -122,6 +122,18 @@ impl Store {
         self.tree.get(&key)?.map(|v| decode(&key, &v)).transpose()
     }
 
+    /// A small piece of adapter state (e.g. an IMAP mailbox's UIDVALIDITY and last UID).
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.get(keys::meta(key))?.map(|v| v.to_vec()))
+    }
+
+    /// Sets adapter state. Made durable by the next flush (the next case change), which is
+    /// enough for progress records: the mailbox itself says what is left to do.
+    pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.tree.insert(keys::meta(key), value)?;
+        Ok(())
+    }
+
     /// Every set-aside message, oldest hash order.
     pub fn set_aside_records(&self) -> Result<Vec<SetAside>, StoreError> {
         self.tree

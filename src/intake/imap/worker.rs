@@ -126,9 +126,10 @@ async fn session(
              message would be read again on each pass; use mail.after_processing = \"move\""
         );
     }
+    let progress = Progress::load(store, account, validity)?;
     let recheck = Duration::from_secs(mail.idle_recheck_seconds.max(1));
     loop {
-        let pass = take_in(&mut conn, store, loaded, validity, shutdown).await?;
+        let pass = take_in(&mut conn, store, loaded, &progress, shutdown).await?;
         if *shutdown.borrow() {
             conn.logout().await;
             return Ok(());
@@ -180,13 +181,76 @@ struct Pass {
     failed: usize,
 }
 
+/// Where intake stands in a mailbox: UIDVALIDITY and the highest UID taken in, kept in the
+/// store. The mailbox itself is the authority (a message is moved or flagged only after its
+/// case change is stored); this record lets a flagging mailbox be searched from where intake
+/// left off instead of from the start, and shows in the log where a restart resumes.
+struct Progress {
+    key: String,
+    validity: u32,
+    /// The last UID taken in under this UIDVALIDITY, if known.
+    last: std::sync::atomic::AtomicU32,
+}
+
+impl Progress {
+    fn load(store: &Store, account: &Account, validity: u32) -> Result<Progress, ImapError> {
+        let key = format!(
+            "imap/{}@{}:{}/{}",
+            account.user, account.host, account.port, account.mailbox
+        );
+        let saved = store.meta(&key)?.and_then(|v| {
+            let text = String::from_utf8(v).ok()?;
+            let (v, u) = text.split_once(':')?;
+            Some((v.parse::<u32>().ok()?, u.parse::<u32>().ok()?))
+        });
+        let last = match saved {
+            Some((v, uid)) if v == validity => {
+                tracing::info!(
+                    uidvalidity = validity,
+                    last_uid = uid,
+                    "IMAP intake resumes"
+                );
+                uid
+            }
+            Some((v, _)) => {
+                // New UIDVALIDITY: old UIDs mean nothing now. Read everything again; messages
+                // already taken in are recognised by their content and not doubled.
+                tracing::warn!(
+                    old = v,
+                    new = validity,
+                    "mailbox UIDVALIDITY changed: checking every message"
+                );
+                0
+            }
+            None => 0,
+        };
+        Ok(Progress {
+            key,
+            validity,
+            last: std::sync::atomic::AtomicU32::new(last),
+        })
+    }
+
+    fn last(&self) -> u32 {
+        self.last.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn done(&self, store: &Store, uid: u32) -> Result<(), ImapError> {
+        if uid > self.last() {
+            self.last.store(uid, std::sync::atomic::Ordering::Relaxed);
+            store.set_meta(&self.key, format!("{}:{uid}", self.validity).as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
 /// Takes in every message still in the mailbox, oldest UID first. Stops early (after the
 /// message in hand) on shutdown.
 async fn take_in(
     conn: &mut Connection,
     store: &Store,
     loaded: &Loaded,
-    validity: u32,
+    progress: &Progress,
     shutdown: &watch::Receiver<bool>,
 ) -> Result<Pass, ImapError> {
     let mail = &loaded.config.mail;
@@ -194,15 +258,22 @@ async fn take_in(
     // Anything announced before this search is covered by it.
     conn.take_new_mail();
     let query = match mail.after_processing {
+        // Whatever is still in the mailbox is not done: it is moved out once it is.
         AfterProcessing::Move => "UNDELETED".to_owned(),
-        AfterProcessing::Flag => format!("UNDELETED UNKEYWORD {PROCESSED_KEYWORD}"),
+        AfterProcessing::Flag => format!(
+            "UID {}:* UNDELETED UNKEYWORD {PROCESSED_KEYWORD}",
+            progress.last() + 1
+        ),
     };
     for uid in conn.uid_search(&query).await? {
         if *shutdown.borrow() {
             break;
         }
-        match take_one(conn, store, loaded, validity, uid).await {
-            Ok(true) => pass.taken += 1,
+        match take_one(conn, store, loaded, progress.validity, uid).await {
+            Ok(true) => {
+                progress.done(store, uid)?;
+                pass.taken += 1;
+            }
             Ok(false) => {}
             Err(ImapError::Store(e)) => {
                 tracing::error!(uid, "message left in the mailbox: the store failed: {e}");
