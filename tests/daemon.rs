@@ -358,5 +358,43 @@ async fn api_needs_the_bearer_token_and_says_what_is_wrong() {
         body["error"].as_str().unwrap().contains("Code 5.6"),
         "{body}"
     );
+
+    // Staff log a phone complaint and read what is due, while the daemon holds the store.
+    let opened = redress(
+        &config,
+        &[
+            "case",
+            "open",
+            "--kind",
+            "complaint",
+            "--received",
+            "2026-12-18",
+            "--name",
+            "Sam Caller",
+            "--summary",
+            "Rang about a leaking roof",
+            "--by",
+            "sam.handler@example.org",
+        ],
+    );
+    assert!(
+        opened.status.success(),
+        "{}",
+        String::from_utf8_lossy(&opened.stderr)
+    );
+    let phone_ref = stdout(&opened).trim().to_owned();
+    assert!(phone_ref.starts_with("EH-2026-"), "{phone_ref}");
+    // 5 working days after Friday 18 December, skipping Christmas, the Boxing Day substitute
+    // and the example configuration's office closure on 24 December.
+    let due = json_lines(&redress(
+        &config,
+        &["due", "--from", "2026-12-19", "--json"],
+    ));
+    assert!(
+        due.iter().any(|e| e["reference"] == phone_ref.as_str()
+            && e["what"] == "ack1"
+            && e["due"] == "2026-12-30"),
+        "{due:?}"
+    );
     stop(d);
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 
 use super::remote::Backend;
@@ -89,26 +89,24 @@ pub struct DueArgs {
 }
 
 pub fn case(cmd: CaseCommand, loaded: &Loaded) -> anyhow::Result<ExitCode> {
-    // Listing and showing also work while the daemon holds the store (through its API).
+    // Every case command also works while the daemon holds the store (through its API).
+    let backend = Backend::connect(loaded)?;
     match cmd {
         CaseCommand::List { status, json } => {
-            let backend = Backend::connect(loaded)?;
             let cases: Vec<Case> = backend
                 .cases()?
                 .into_iter()
                 .filter(|c| status.is_none_or(|s| c.status == s))
                 .collect();
             print_cases(&cases, json)?;
-            return Ok(ExitCode::SUCCESS);
         }
         CaseCommand::Show { reference, json } => {
-            let (case, events) = Backend::connect(loaded)?.case(&reference)?;
+            let (case, events) = backend.case(&reference)?;
             if json {
                 println!("{}", serde_json::json!({ "case": case, "events": events }));
             } else {
                 print_case(&case, &events);
             }
-            return Ok(ExitCode::SUCCESS);
         }
         CaseCommand::Record {
             reference,
@@ -118,8 +116,7 @@ pub fn case(cmd: CaseCommand, loaded: &Loaded) -> anyhow::Result<ExitCode> {
             check_staff(loaded, &by)?;
             let event: Event = serde_json::from_str(&read_event(&event)?)
                 .context("the event is not valid event JSON")?;
-            let (case, linked) =
-                Backend::connect(loaded)?.record(loaded, &reference, event, &by)?;
+            let (case, linked) = backend.record(loaded, &reference, event, &by)?;
             println!(
                 "{} is now {} (event {})",
                 reference,
@@ -132,13 +129,7 @@ pub fn case(cmd: CaseCommand, loaded: &Loaded) -> anyhow::Result<ExitCode> {
                     linked.reference
                 );
             }
-            return Ok(ExitCode::SUCCESS);
         }
-        _ => {}
-    }
-    let store = open_store(loaded)?;
-    match cmd {
-        CaseCommand::List { .. } | CaseCommand::Show { .. } | CaseCommand::Record { .. } => {}
         CaseCommand::Open(args) => {
             check_staff(loaded, &args.by)?;
             let opened = Opened {
@@ -160,8 +151,7 @@ pub fn case(cmd: CaseCommand, loaded: &Loaded) -> anyhow::Result<ExitCode> {
                 handler: None,
                 linked_to: None,
             };
-            let commit = block_on(store.open_case(opened, &args.by, Utc::now(), loaded.rules()))??;
-            println!("{}", commit.case.reference);
+            println!("{}", backend.open_case(loaded, opened, &args.by)?.reference);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -272,8 +262,7 @@ fn opt(d: Option<NaiveDate>) -> String {
 }
 
 pub fn due(args: &DueArgs, loaded: &Loaded) -> anyhow::Result<ExitCode> {
-    let store = open_store(loaded)?;
-    let entries = store.due(args.from, args.limit)?;
+    let entries = Backend::connect(loaded)?.due(args.from, args.limit)?;
     for e in entries {
         if args.json {
             println!("{}", serde_json::to_string(&e)?);

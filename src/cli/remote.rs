@@ -7,11 +7,11 @@ use serde_json::Value;
 
 use super::{block_on, open_store};
 use crate::config::Loaded;
-use crate::core::event::{Event, Recorded};
+use crate::core::event::{Event, Opened, Recorded};
 use crate::core::model::Case;
 use crate::daemon;
 use crate::letters::Draft;
-use crate::store::{Store, StoreError};
+use crate::store::{DueEntry, Store, StoreError};
 
 /// The store itself, or the running daemon's API.
 pub enum Backend {
@@ -89,6 +89,37 @@ impl Backend {
                     serde_json::from_value(v["case"].clone())?,
                     serde_json::from_value(v["linked"].clone())?,
                 ))
+            }
+        }
+    }
+
+    /// Opens a case (phone, letter, in person).
+    pub fn open_case(&self, loaded: &Loaded, opened: Opened, by: &str) -> anyhow::Result<Case> {
+        match self {
+            Backend::Local(store) => {
+                Ok(
+                    block_on(store.open_case(opened, by, chrono::Utc::now(), loaded.rules()))??
+                        .case,
+                )
+            }
+            Backend::Remote(client) => client.post(
+                "/api/cases",
+                &serde_json::json!({ "by": by, "opened": opened }),
+            ),
+        }
+    }
+
+    /// The next `limit` due items from `from` (overdue included when `None`).
+    pub fn due(
+        &self,
+        from: Option<chrono::NaiveDate>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<DueEntry>> {
+        match self {
+            Backend::Local(store) => Ok(store.due(from, limit)?),
+            Backend::Remote(client) => {
+                let from = from.map(|d| format!("&from={d}")).unwrap_or_default();
+                client.get(&format!("/api/due?limit={limit}{from}"))
             }
         }
     }

@@ -10,7 +10,7 @@ use crate::core::event::Recorded;
 use crate::core::model::{Case, Status};
 
 /// One entry of the due-date index.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct DueEntry {
     pub due: NaiveDate,
     pub reference: String,

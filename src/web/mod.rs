@@ -28,7 +28,8 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/api/cases", get(list_cases))
+        .route("/api/cases", get(list_cases).post(open_case))
+        .route("/api/due", get(due))
         .route("/api/cases/{reference}", get(show_case))
         .route("/api/cases/{reference}/events", post(record_event))
         .route("/api/drafts", get(list_drafts))
@@ -111,6 +112,43 @@ async fn show_case(
     let case = state.store.require_case(&reference)?;
     let events = state.store.events(&reference)?;
     Ok(Json(json!({ "case": case, "events": events })))
+}
+
+#[derive(Deserialize)]
+struct Opening {
+    by: String,
+    opened: crate::core::event::Opened,
+}
+
+/// Logs a case received by phone, letter or in person.
+async fn open_case(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<Opening>,
+) -> ApiResult {
+    authorise(&state, &headers)?;
+    staff_member(&state, &body.by)?;
+    let commit = state
+        .store
+        .open_case(body.opened, &body.by, Utc::now(), state.loaded.rules())
+        .await?;
+    Ok(Json(json!(commit.case)))
+}
+
+#[derive(Deserialize)]
+struct DueQuery {
+    from: Option<chrono::NaiveDate>,
+    limit: Option<usize>,
+}
+
+/// What is due next, from the due-date index.
+async fn due(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<DueQuery>,
+) -> ApiResult {
+    authorise(&state, &headers)?;
+    Ok(Json(json!(state.store.due(q.from, q.limit.unwrap_or(50))?)))
 }
 
 #[derive(Deserialize)]
