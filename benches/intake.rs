@@ -1,7 +1,9 @@
 //! End-to-end intake measures (run with `cargo bench --bench intake`), printed for the README:
 //! - delivery-to-case latency through the Maildir worker (p50, p99);
 //! - ingest throughput over a 10,000-message Maildir;
-//! - the daemon's resident memory when idle, and with 100,000 cases in its store.
+//! - the daemon's resident memory when idle, and with 100,000 cases in its store;
+//! - delivery-to-case latency through Postfix, Dovecot and the IMAP worker with IDLE (p50,
+//!   p99), when the mail lab (`scripts/mail-lab start`) can be started.
 //!
 //! `REDRESS_BENCH_MESSAGES` and `REDRESS_BENCH_RSS_CASES` scale them down for a quick run.
 
@@ -16,6 +18,10 @@ use redress::core::event::Opened;
 use redress::core::model::{CaseKind, Channel, Contact};
 use redress::intake::maildir;
 use redress::store::Store;
+
+#[allow(dead_code)]
+#[path = "../tests/common/mail_lab.rs"]
+mod mail_lab;
 
 fn env_count(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -202,6 +208,50 @@ async fn rss(cases: usize) {
     );
 }
 
+/// Sends messages through Postfix one at a time and times each until its case exists.
+async fn imap_latency(samples: usize) {
+    let Some(lab) = mail_lab::MailLab::from_env_or_start() else {
+        println!("IMAP latency: mail lab not available, skipped");
+        return;
+    };
+    let _lock = lab.lock_shared().await;
+    let (tag, address) = lab.unique_mailbox(mail_lab::COMPLAINTS, "bench").await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[organisation]\nname = \"Bench Homes\"\nreference_prefix = \"BH\"\nhomes_owned = 1000\n\
+         [store]\npath = \"store\"\n[mail]\nfrom = \"complaints@example.org\"\n\
+         imap_url = \"imap://complaints%40example.org@127.0.0.1:{}/{tag}\"\nimap_password = \"secret\"\n\
+         processed_folder = \"{tag}-Processed\"\nquarantine_folder = \"{tag}-Quarantine\"\n\
+         daily_cap_per_sender = 1000000\n",
+        lab.imap_port
+    );
+    let loaded = Arc::new(load_str(&text, "bench", dir.path(), std::iter::empty()).unwrap());
+    let store = Store::open(&loaded.store_path, "BH").unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(redress::intake::imap::run(store.clone(), loaded.clone(), stopped));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut times = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let raw = format!("From: r{i}@example.net\r\nTo: {address}\r\nSubject: Latency {i}\r\nMessage-ID: <lat{i}.{tag}@example.net>\r\n\r\nPlease fix the gutter.\r\n");
+        let before = store.case_count();
+        let start = Instant::now();
+        lab.send_raw(&format!("r{i}@example.net"), &address, raw.as_bytes()).await.unwrap();
+        while store.case_count() == before {
+            assert!(start.elapsed() < Duration::from_secs(30), "message {i} never became a case");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        times.push(start.elapsed());
+    }
+    stop.send(true).unwrap();
+    worker.await.unwrap();
+    times.sort();
+    println!(
+        "delivery-to-case latency (SMTP to Postfix, Dovecot, IMAP IDLE; {samples} messages one at a time): p50 {:?}, p99 {:?}",
+        percentile(&times, 0.5),
+        percentile(&times, 0.99)
+    );
+}
+
 #[tokio::main]
 async fn main() {
     // `cargo test --benches` runs benches with `--test`: do nothing there.
@@ -210,6 +260,7 @@ async fn main() {
     }
     let messages = env_count("REDRESS_BENCH_MESSAGES", 10_000);
     latency(200.min(messages)).await;
+    imap_latency(100.min(messages)).await;
     throughput(messages).await;
     rss(env_count("REDRESS_BENCH_RSS_CASES", 100_000)).await;
 }
