@@ -86,7 +86,9 @@ pub async fn run(loaded: Loaded) -> Result<(), DaemonError> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     tracing::info!(config = %loaded.origin, "starting redress");
     let store = open_store(&loaded).await?;
-    tracing::info!(store = %loaded.store_path.display(), cases = store.case_count(), "store open");
+    // (No case count here: counting scans every snapshot and would pull the whole store into
+    // memory at start-up.)
+    tracing::info!(store = %loaded.store_path.display(), "store open");
     let token = api_token(&loaded)?;
     let loaded = Arc::new(loaded);
     let (stop, stopped) = watch::channel(false);

@@ -1323,3 +1323,31 @@ async fn a_store_whose_log_is_lost_is_not_reopened_as_empty() {
         }
     }
 }
+
+#[tokio::test]
+async fn alerts_waiting_for_the_scheduler_are_queued_apart_from_drafts() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Setup::new();
+    let store = open_store(dir.path());
+    // An ASB report queues a possible-exclusion alert; a complaint queues its acknowledgement.
+    new_case(
+        &store,
+        &s,
+        opened(CaseKind::AsbReport, "2026-03-02", "asb@example.net"),
+    )
+    .await;
+    let reference = new_case(&store, &s, complaint("2026-03-02")).await;
+    let all = store.queued_effects().unwrap();
+    assert_eq!(all.len(), 2, "{all:?}");
+    let drafts = store.queued_drafts(10).unwrap();
+    assert_eq!(drafts.len(), 1);
+    assert_eq!(drafts[0].queued.reference, reference);
+    assert!(matches!(
+        drafts[0].queued.effect,
+        redress::core::workflow::Effect::Draft(_)
+    ));
+    assert!(
+        store.queued_drafts(0).unwrap().is_empty(),
+        "the batch limit is respected"
+    );
+}

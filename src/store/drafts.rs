@@ -19,6 +19,9 @@ use crate::letters::{Draft, DraftStatus};
 
 type TxResult<T> = Result<T, Conflictable<StoreError>>;
 
+/// Drafts made per call of [`Store::make_drafts`].
+const DRAFT_BATCH: usize = 256;
+
 fn refused(id: u64, why: impl Into<String>) -> Conflictable<StoreError> {
     Conflictable::Abort(StoreError::DraftRefused {
         id,
@@ -60,11 +63,12 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<Vec<Draft>, StoreError> {
         let mut made = Vec::new();
-        for queued in self.queued_effects()? {
+        // A bounded batch per call: a large backlog is worked through pass by pass.
+        for queued in self.queued_drafts(DRAFT_BATCH)? {
             let Effect::Draft(letter) = queued.queued.effect else {
                 continue;
             };
-            let queue_key = keys::queue(queued.id);
+            let queue_key = keys::queue(queued.id, &queued.queued.effect);
             let draft = self.transact(|tx| {
                 if tx.get(&queue_key)?.is_none() {
                     return Ok(None); // made by another worker meanwhile

@@ -12,7 +12,7 @@
 //! | `s/` | status `/` reference | empty: the status index |
 //! | `p/` | contact key NUL reference | empty: the contact index |
 //! | `i/` | Message-ID | reference: the message index |
-//! | `q/` | id (20 digits) | effect still to be carried out (JSON) |
+//! | `q/d/`, `q/a/` | id (20 digits) | a draft or alert effect still to be carried out (JSON); two queues, so the drafter never walks alerts waiting for the scheduler |
 //! | `h/` | SHA-256 of a raw message | who holds it: a case reference or `set-aside` |
 //! | `r/` | SHA-256 | the raw message |
 //! | `x/` | SHA-256 | set-aside record (JSON): automatic or unreadable mail |
@@ -116,8 +116,15 @@ pub fn message(message_id: &str) -> Vec<u8> {
     format!("i/{message_id}").into_bytes()
 }
 
-pub fn queue(id: u64) -> Vec<u8> {
-    format!("q/{id:020}").into_bytes()
+pub const QUEUE_DRAFTS: &[u8] = b"q/d/";
+
+/// The queue key of an effect: drafts and alerts are kept apart.
+pub fn queue(id: u64, effect: &crate::core::workflow::Effect) -> Vec<u8> {
+    let kind = match effect {
+        crate::core::workflow::Effect::Draft(_) => 'd',
+        _ => 'a',
+    };
+    format!("q/{kind}/{id:020}").into_bytes()
 }
 
 /// Every index key a case snapshot should have. Comparing the sets of an old and a new

@@ -94,13 +94,23 @@ impl Store {
 
     /// Effects (drafts, alerts) written by the workflow and not yet carried out, oldest first.
     pub fn queued_effects(&self) -> Result<Vec<QueuedEffect>, StoreError> {
+        self.queued_under(keys::QUEUE, usize::MAX)
+    }
+
+    /// The oldest `limit` queued draft effects.
+    pub fn queued_drafts(&self, limit: usize) -> Result<Vec<QueuedEffect>, StoreError> {
+        self.queued_under(keys::QUEUE_DRAFTS, limit)
+    }
+
+    fn queued_under(&self, prefix: &[u8], limit: usize) -> Result<Vec<QueuedEffect>, StoreError> {
         self.tree
-            .scan_prefix(keys::QUEUE)
+            .scan_prefix(prefix)
+            .take(limit)
             .map(|kv| {
                 let (k, v) = kv?;
-                let id = std::str::from_utf8(&k[keys::QUEUE.len()..])
+                let id = std::str::from_utf8(&k)
                     .ok()
-                    .and_then(|s| s.parse().ok())
+                    .and_then(|s| s.rsplit('/').next()?.parse().ok())
                     .unwrap_or(0);
                 Ok(QueuedEffect {
                     id,

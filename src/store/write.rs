@@ -259,7 +259,7 @@ pub(super) fn write_change(
             };
             let id = tx.generate_id()?;
             tx.insert(
-                keys::queue(id),
+                keys::queue(id, effect),
                 encode("effect", &queued).map_err(Conflictable::Abort)?,
             )?;
         }
