@@ -19,7 +19,6 @@ use redress::core::model::{CaseKind, Channel, Contact};
 use redress::intake::maildir;
 use redress::store::Store;
 
-#[allow(dead_code)]
 #[path = "../tests/common/mail_lab.rs"]
 mod mail_lab;
 
