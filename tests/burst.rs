@@ -5,8 +5,7 @@
 //! complaint has exactly one acknowledgement draft.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, Utc};
@@ -17,98 +16,13 @@ use redress::core::workflow::{Effect, LetterKind};
 use redress::mail::content_hash;
 use redress::store::{SET_ASIDE_HOLDER, SetAsideKind, Store};
 
-const BIN: &str = env!("CARGO_BIN_EXE_redress");
+#[path = "common/daemon.rs"]
+mod common_daemon;
+use common_daemon::{configure, kill_9, redress, spawn, stop};
 
 const MESSAGES: usize = 2000;
 const SENDERS: usize = 400;
 const KILL_ROUNDS: usize = 10;
-
-/// A running `redress run`, killed if the test ends without stopping it.
-struct Daemon {
-    child: Child,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A free loopback port for the daemon's API.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Writes the shipped example configuration into `dir`, on its own port.
-fn configure(dir: &Path) -> (PathBuf, u16) {
-    let example =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/redress.example.toml"))
-            .unwrap();
-    let port = free_port();
-    let text = example.replace(
-        "listen = \"127.0.0.1:8080\"",
-        &format!("listen = \"127.0.0.1:{port}\""),
-    );
-    assert_ne!(text, example, "the example's listen address moved");
-    let config = dir.join("redress.toml");
-    std::fs::write(&config, text).unwrap();
-    (config, port)
-}
-
-fn spawn(config: &Path) -> Daemon {
-    let child = Command::new(BIN)
-        .args(["run", "--config"])
-        .arg(config)
-        .env_remove("REDRESS_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Daemon { child }
-}
-
-/// SIGKILL: no chance to finish the message in hand or flush anything.
-fn kill_9(mut d: Daemon) {
-    assert!(
-        d.child.try_wait().unwrap().is_none(),
-        "the daemon exited by itself before it was killed"
-    );
-    unsafe { libc::kill(d.child.id() as i32, libc::SIGKILL) };
-    let status = d.child.wait().unwrap();
-    assert!(!status.success());
-}
-
-/// Sends SIGTERM and checks the daemon exits 0 within 10 s.
-fn stop(mut d: Daemon) {
-    unsafe { libc::kill(d.child.id() as i32, libc::SIGTERM) };
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = d.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the daemon did not stop within 10 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "the daemon exited with {status}");
-}
-
-fn redress(config: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .env_remove("REDRESS_CONFIG")
-        .output()
-        .unwrap()
-}
 
 fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
     let start = Instant::now();

@@ -1,92 +1,13 @@
 //! The daemon on the embedded default (Maildir in, file outbox out), driven as a landlord's
 //! staff would: through the real binary and its command line.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_redress");
-
-/// A running `redress run`, killed if the test ends without stopping it.
-struct Daemon {
-    child: Child,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A free loopback port for the daemon's API.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Writes the shipped example configuration into `dir`, on its own port.
-fn configure(dir: &Path) -> (PathBuf, u16) {
-    let example =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/redress.example.toml"))
-            .unwrap();
-    let port = free_port();
-    let text = example.replace(
-        "listen = \"127.0.0.1:8080\"",
-        &format!("listen = \"127.0.0.1:{port}\""),
-    );
-    let config = dir.join("redress.toml");
-    std::fs::write(&config, text).unwrap();
-    (config, port)
-}
-
-/// Starts the daemon and waits until its HTTP listener is up (it binds after opening the
-/// store, so from then on the CLI goes through the daemon).
-fn start(config: &Path, port: u16) -> Daemon {
-    let child = Command::new(BIN)
-        .args(["run", "--config"])
-        .arg(config)
-        .env_remove("REDRESS_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let d = Daemon { child };
-    wait_until("the HTTP listener is up", || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    d
-}
-
-/// Sends SIGTERM and checks the daemon exits 0 within 10 s.
-fn stop(mut d: Daemon) {
-    unsafe { libc::kill(d.child.id() as i32, libc::SIGTERM) };
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = d.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the daemon did not stop within 10 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "the daemon exited with {status}");
-}
-
-fn redress(config: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .env_remove("REDRESS_CONFIG")
-        .output()
-        .unwrap()
-}
+#[path = "common/daemon.rs"]
+mod common_daemon;
+use common_daemon::{configure, redress, start, stop};
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -24,10 +24,10 @@ pub struct AppState {
     pub token: Arc<String>,
 }
 
-/// The routes.
+/// The routes. Everything under `/api` needs the bearer token (checked once, by
+/// [`require_token`], for every route).
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+    let api = Router::new()
         .route("/api/cases", get(list_cases).post(open_case))
         .route("/api/due", get(due))
         .route("/api/cases/{reference}", get(show_case))
@@ -36,6 +36,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/drafts/{id}", get(show_draft))
         .route("/api/drafts/{id}/approve", post(approve))
         .route("/api/drafts/{id}/reject", post(reject))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(api)
         .with_state(state)
 }
 
@@ -60,6 +67,18 @@ impl From<StoreError> for ApiError {
 }
 
 type ApiResult = Result<Json<serde_json::Value>, ApiError>;
+
+/// Refuses any `/api` request without the right bearer token.
+async fn require_token(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match authorise(&state, request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
+}
 
 fn authorise(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = headers
@@ -97,18 +116,12 @@ fn staff_member(state: &AppState, by: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn list_cases(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
-    authorise(&state, &headers)?;
+async fn list_cases(State(state): State<AppState>) -> ApiResult {
     let cases: Vec<_> = state.store.cases().collect::<Result<_, _>>()?;
     Ok(Json(json!(cases)))
 }
 
-async fn show_case(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(reference): Path<String>,
-) -> ApiResult {
-    authorise(&state, &headers)?;
+async fn show_case(State(state): State<AppState>, Path(reference): Path<String>) -> ApiResult {
     let case = state.store.require_case(&reference)?;
     let events = state.store.events(&reference)?;
     Ok(Json(json!({ "case": case, "events": events })))
@@ -121,12 +134,7 @@ struct Opening {
 }
 
 /// Logs a case received by phone, letter or in person.
-async fn open_case(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Json(body): Json<Opening>,
-) -> ApiResult {
-    authorise(&state, &headers)?;
+async fn open_case(State(state): State<AppState>, Json(body): Json<Opening>) -> ApiResult {
     staff_member(&state, &body.by)?;
     let commit = state
         .store
@@ -144,10 +152,8 @@ struct DueQuery {
 /// What is due next, from the due-date index.
 async fn due(
     State(state): State<AppState>,
-    headers: HeaderMap,
     axum::extract::Query(q): axum::extract::Query<DueQuery>,
 ) -> ApiResult {
-    authorise(&state, &headers)?;
     Ok(Json(json!(state.store.due(q.from, q.limit.unwrap_or(50))?)))
 }
 
@@ -159,11 +165,9 @@ struct Recording {
 
 async fn record_event(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(reference): Path<String>,
     Json(body): Json<Recording>,
 ) -> ApiResult {
-    authorise(&state, &headers)?;
     staff_member(&state, &body.by)?;
     let commit = state
         .store
@@ -180,17 +184,11 @@ async fn record_event(
     ))
 }
 
-async fn list_drafts(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
-    authorise(&state, &headers)?;
+async fn list_drafts(State(state): State<AppState>) -> ApiResult {
     Ok(Json(json!(state.store.drafts()?)))
 }
 
-async fn show_draft(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<u64>,
-) -> ApiResult {
-    authorise(&state, &headers)?;
+async fn show_draft(State(state): State<AppState>, Path(id): Path<u64>) -> ApiResult {
     Ok(Json(json!(state.store.draft(id)?)))
 }
 
@@ -203,11 +201,9 @@ struct Decision {
 
 async fn approve(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<u64>,
     Json(body): Json<Decision>,
 ) -> ApiResult {
-    authorise(&state, &headers)?;
     staff_member(&state, &body.by)?;
     Ok(Json(json!(
         state.store.approve_draft(id, &body.by, Utc::now()).await?
@@ -216,11 +212,9 @@ async fn approve(
 
 async fn reject(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<u64>,
     Json(body): Json<Decision>,
 ) -> ApiResult {
-    authorise(&state, &headers)?;
     staff_member(&state, &body.by)?;
     let reason = body.reason.unwrap_or_default();
     Ok(Json(json!(
