@@ -317,5 +317,81 @@ async fn api_needs_the_bearer_token_and_says_what_is_wrong() {
             && e["due"] == "2026-12-30"),
         "{due:?}"
     );
+
+    // No email address: the approved acknowledgement is printed and posted, and recording
+    // that acknowledges the case (on the day it is recorded, so the call is in the past).
+    let opened = redress(
+        &config,
+        &[
+            "case",
+            "open",
+            "--kind",
+            "complaint",
+            "--received",
+            "2026-11-02",
+            "--name",
+            "Pat Letter",
+            "--summary",
+            "Rang: the communal door is broken again",
+            "--by",
+            "sam.handler@example.org",
+        ],
+    );
+    assert!(
+        opened.status.success(),
+        "{}",
+        String::from_utf8_lossy(&opened.stderr)
+    );
+    let phone_ref = stdout(&opened).trim().to_owned();
+    let wait_for_draft = || {
+        json_lines(&redress(&config, &["draft", "list", "--json"]))
+            .into_iter()
+            .find(|d| d["reference"] == phone_ref.as_str())
+    };
+    let start_wait = Instant::now();
+    let draft = loop {
+        if let Some(d) = wait_for_draft() {
+            break d;
+        }
+        assert!(
+            start_wait.elapsed() < Duration::from_secs(20),
+            "no draft for {phone_ref}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(draft["to"], serde_json::Value::Null, "by post");
+    let id = draft["id"].as_u64().unwrap().to_string();
+    let by = ["--by", "sam.handler@example.org"];
+    let ev = r#"{"type":"definition_recorded","definition":{"understanding":"Roof leak","outcome_sought":"Repair","responsible_for":"The roof","not_responsible_for":"Contents"}}"#;
+    assert!(
+        redress(
+            &config,
+            &["case", "record", &phone_ref, "--event", ev, by[0], by[1]]
+        )
+        .status
+        .success()
+    );
+    let early = redress(&config, &["draft", "posted", &id, by[0], by[1]]);
+    assert!(
+        !early.status.success(),
+        "a letter is approved before it is posted"
+    );
+    assert!(
+        redress(&config, &["draft", "approve", &id, by[0], by[1]])
+            .status
+            .success()
+    );
+    let posted = redress(&config, &["draft", "posted", &id, by[0], by[1]]);
+    assert!(
+        posted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&posted.stderr)
+    );
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&redress(
+        &config,
+        &["case", "show", &phone_ref, "--json"],
+    )))
+    .unwrap();
+    assert_eq!(shown["case"]["status"], "acknowledged");
     stop(d);
 }

@@ -101,6 +101,13 @@ pub enum DraftCommand {
         #[arg(long)]
         by: String,
     },
+    /// Record that an approved letter was printed and posted (no email address): the case
+    /// counts it as sent today.
+    Posted {
+        id: u64,
+        #[arg(long)]
+        by: String,
+    },
     /// Reject a draft, saying why.
     Reject {
         id: u64,
@@ -140,6 +147,11 @@ pub fn draft(cmd: DraftCommand, loaded: &Loaded) -> anyhow::Result<ExitCode> {
             super::cases::check_staff(loaded, &by)?;
             let d = backend.decide(id, true, &by, None)?;
             println!("draft {} approved by {by}; it is in the outbox", d.id);
+        }
+        DraftCommand::Posted { id, by } => {
+            super::cases::check_staff(loaded, &by)?;
+            let d = backend.posted(loaded, id, &by)?;
+            println!("draft {} recorded as posted for {}", d.id, d.reference);
         }
         DraftCommand::Reject { id, by, reason } => {
             super::cases::check_staff(loaded, &by)?;

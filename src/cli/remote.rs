@@ -138,6 +138,26 @@ impl Backend {
         }
     }
 
+    /// Marks an approved letter as printed and posted.
+    pub fn posted(&self, loaded: &Loaded, id: u64, by: &str) -> anyhow::Result<Draft> {
+        match self {
+            Backend::Local(store) => {
+                let now = chrono::Utc::now();
+                Ok(block_on(store.mark_posted(
+                    id,
+                    by,
+                    now,
+                    loaded.today(),
+                    loaded.rules(),
+                ))??)
+            }
+            Backend::Remote(client) => client.post(
+                &format!("/api/drafts/{id}/posted"),
+                &serde_json::json!({ "by": by }),
+            ),
+        }
+    }
+
     pub fn decide(
         &self,
         id: u64,

@@ -237,6 +237,30 @@ impl Store {
         Ok(draft)
     }
 
+    /// Records that staff printed and posted an approved letter (a resident with no email
+    /// address): for the case it counts as sent on `on`.
+    pub async fn mark_posted(
+        &self,
+        id: u64,
+        by: &str,
+        at: DateTime<Utc>,
+        on: NaiveDate,
+        rules: Rules<'_>,
+    ) -> Result<Draft, StoreError> {
+        let draft = self.draft(id)?;
+        if draft.status != DraftStatus::Approved {
+            return Err(StoreError::DraftRefused {
+                id,
+                why: format!(
+                    "only an approved letter can be posted; it is {}",
+                    draft.status.as_str()
+                ),
+            });
+        }
+        tracing::info!(draft = id, case = %draft.reference, %by, "letter posted");
+        self.mark_sent(id, at, on, rules).await
+    }
+
     /// Records a permanent delivery failure on the draft and on the case.
     pub async fn mark_failed(
         &self,

@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/drafts/{id}", get(show_draft))
         .route("/api/drafts/{id}/approve", post(approve))
         .route("/api/drafts/{id}/reject", post(reject))
+        .route("/api/drafts/{id}/posted", post(posted))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,
@@ -208,6 +209,21 @@ async fn approve(
     Ok(Json(json!(
         state.store.approve_draft(id, &body.by, Utc::now()).await?
     )))
+}
+
+/// Staff printed and posted an approved letter.
+async fn posted(
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+    Json(body): Json<Decision>,
+) -> ApiResult {
+    staff_member(&state, &body.by)?;
+    let loaded = &state.loaded;
+    let draft = state
+        .store
+        .mark_posted(id, &body.by, Utc::now(), loaded.today(), loaded.rules())
+        .await?;
+    Ok(Json(json!(draft)))
 }
 
 async fn reject(
