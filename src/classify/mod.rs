@@ -1,190 +1,83 @@
 //! Classification: what a message is (SPEC §1).
 //!
-//! This is the seam the rules engine plugs into. Until it lands, a small built-in rule stands
-//! behind the same interface: it leans towards *complaint* whenever dissatisfaction is
-//! expressed, because missing a complaint costs a landlord far more than logging one too many
-//! (Code 1.3: the word "complaint" need not appear). Everything it decides is marked for staff
-//! review so nothing it gets wrong goes unseen.
+//! Two parts behind one seam. [`engine`] is the rules engine: landlord-editable rules in
+//! `rules/*.toml` ([`rules`]) over a normalised message ([`normalise`]), giving a kind, a
+//! confidence, flags and the rules that fired with the text they matched. Until its default
+//! rule set is complete, intake uses the small built-in [`placeholder`], whose functions are
+//! re-exported here.
 
-use crate::core::event::Event;
-use crate::core::model::{Case, CaseKind, Flag, Stage, Status};
+pub mod engine;
+pub mod normalise;
+pub mod placeholder;
+pub mod rules;
 
-/// A message reduced to what classification reads.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Normalised {
-    pub subject: String,
-    pub text: String,
+use serde::{Deserialize, Serialize};
+
+pub use placeholder::{Classification, Normalised, classify, follow_up};
+
+/// What a message is: the kinds of SPEC §1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    Complaint,
+    ServiceRequest,
+    Stage2Request,
+    /// A reply on an open case that asks for nothing new.
+    Correspondence,
+    Compliment,
+    Comment,
+    MpEnquiry,
+    InformationRequest,
+    AsbReport,
+    Claim,
+    /// Auto-replies, bounces, newsletters: never a case, never answered.
+    Automated,
 }
 
-/// What a new message is.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Classification {
-    pub kind: CaseKind,
-    /// 0–1: how sure the classifier is.
-    pub confidence: f32,
-    pub flags: Vec<Flag>,
-    /// Which rules fired, with the text they matched.
-    pub rules: Vec<(String, String)>,
-}
+impl MessageKind {
+    pub const ALL: [MessageKind; 11] = [
+        MessageKind::Complaint,
+        MessageKind::ServiceRequest,
+        MessageKind::Stage2Request,
+        MessageKind::Correspondence,
+        MessageKind::Compliment,
+        MessageKind::Comment,
+        MessageKind::MpEnquiry,
+        MessageKind::InformationRequest,
+        MessageKind::AsbReport,
+        MessageKind::Claim,
+        MessageKind::Automated,
+    ];
 
-/// Words and phrases that express dissatisfaction (Code 1.2: "however made").
-const DISSATISFIED: &[&str] = &[
-    "complain",
-    "complaint",
-    "unhappy",
-    "not happy",
-    "disappointed",
-    "dissatisfied",
-    "not satisfied",
-    "unacceptable",
-    "appalling",
-    "disgusting",
-    "fed up",
-    "still not",
-    "still waiting",
-    "again and again",
-    "no one has",
-    "nobody has",
-    "not good enough",
-    "ridiculous",
-    "escalate",
-    "compensation",
-    "ignored",
-    "let down",
-    "useless",
-];
-
-/// Words that put a message in the urgent-safety group (SPEC §1).
-const URGENT: &[&str] = &[
-    "gas leak",
-    "smell of gas",
-    "fire",
-    "smoke",
-    "no heating",
-    "no heat",
-    "no hot water",
-    "no water",
-    "sparking",
-    "exposed wires",
-    "electric shock",
-    "ceiling collapse",
-    "ceiling has collapsed",
-    "structural",
-];
-
-/// Classifies a message that belongs to no existing case.
-pub fn classify(message: &Normalised) -> Classification {
-    let text = format!("{} {}", message.subject, message.text).to_lowercase();
-    let hits = |words: &[&str]| -> Vec<(String, String)> {
-        words
-            .iter()
-            .filter(|w| text.contains(*w))
-            .map(|w| ("placeholder.dissatisfaction".to_owned(), (*w).to_owned()))
-            .collect()
-    };
-    let mut rules = hits(DISSATISFIED);
-    let mut flags = vec![Flag::NeedsReview];
-    let kind = if rules.is_empty() {
-        CaseKind::ServiceRequest
-    } else {
-        flags.push(Flag::Dissatisfaction);
-        CaseKind::Complaint
-    };
-    let urgent = hits(URGENT);
-    if !urgent.is_empty() {
-        flags.push(Flag::UrgentSafety);
-        rules.extend(
-            urgent
-                .into_iter()
-                .map(|(_, w)| ("placeholder.urgent_safety".to_owned(), w)),
-        );
-    }
-    Classification {
-        kind,
-        confidence: 0.5,
-        flags,
-        rules,
-    }
-}
-
-/// What a reply on an existing case asks for beyond being kept on the record: a stage 2
-/// request after a stage 1 response (6.12: no reasons needed, "still unhappy" is enough), or
-/// a complaint about a service request's response (1.5).
-pub fn follow_up(case: &Case, message: &Normalised, received: chrono::NaiveDate) -> Option<Event> {
-    let text = format!("{} {}", message.subject, message.text).to_lowercase();
-    let dissatisfied = DISSATISFIED.iter().any(|w| text.contains(w))
-        || ["stage 2", "stage two", "not resolved", "remain", "still"]
-            .iter()
-            .any(|w| text.contains(w));
-    if !dissatisfied {
-        return None;
-    }
-    let responded_at_stage1 = case.stage == Some(Stage::One)
-        && matches!(case.status, Status::Responded | Status::Closed)
-        && case
-            .stages
-            .get(&Stage::One)
-            .is_some_and(|r| r.responded_on.is_some());
-    if case.kind == CaseKind::Complaint && responded_at_stage1 {
-        return Some(Event::EscalationRequested {
-            received,
-            reasons: Some(first_line(&message.text)),
-        });
-    }
-    if case.kind == CaseKind::ServiceRequest && DISSATISFIED.iter().any(|w| text.contains(w)) {
-        return Some(Event::DissatisfiedWithResponse {
-            received,
-            summary: first_line(&message.text),
-            message: None,
-        });
-    }
-    None
-}
-
-fn first_line(text: &str) -> String {
-    let line = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("");
-    line.chars().take(200).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn msg(subject: &str, text: &str) -> Normalised {
-        Normalised {
-            subject: subject.into(),
-            text: text.into(),
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Complaint => "complaint",
+            MessageKind::ServiceRequest => "service_request",
+            MessageKind::Stage2Request => "stage2_request",
+            MessageKind::Correspondence => "correspondence",
+            MessageKind::Compliment => "compliment",
+            MessageKind::Comment => "comment",
+            MessageKind::MpEnquiry => "mp_enquiry",
+            MessageKind::InformationRequest => "information_request",
+            MessageKind::AsbReport => "asb_report",
+            MessageKind::Claim => "claim",
+            MessageKind::Automated => "automated",
         }
     }
+}
 
-    #[test]
-    fn dissatisfaction_without_the_word_complaint_is_a_complaint() {
-        let c = classify(&msg(
-            "Bedroom",
-            "I am fed up, the mould is still not sorted after 3 visits",
-        ));
-        assert_eq!(c.kind, CaseKind::Complaint);
-        assert!(c.flags.contains(&Flag::Dissatisfaction));
-        assert!(c.rules.iter().any(|(_, m)| m == "fed up"));
-    }
-
-    #[test]
-    fn a_first_repair_report_is_a_service_request() {
-        let c = classify(&msg(
-            "Dripping tap",
-            "Please can someone fix the kitchen tap",
-        ));
-        assert_eq!(c.kind, CaseKind::ServiceRequest);
-        assert_eq!(c.flags, vec![Flag::NeedsReview]);
-    }
-
-    #[test]
-    fn a_gas_smell_is_urgent() {
-        let c = classify(&msg("Help", "There is a smell of gas in the hallway"));
-        assert!(c.flags.contains(&Flag::UrgentSafety));
-    }
+/// What a message replies to, which changes what dissatisfaction means: after a stage 1
+/// response it is a stage 2 request (6.12); on a service request it is a complaint (1.5).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Context {
+    /// A new message.
+    #[default]
+    None,
+    /// A reply on an open complaint, before its stage 1 response.
+    OpenCase,
+    /// A reply on a complaint whose stage 1 response was sent.
+    Stage1Responded,
+    /// A reply on an open service request.
+    ServiceRequest,
 }
