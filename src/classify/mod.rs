@@ -7,6 +7,7 @@
 //! re-exported here.
 
 pub mod engine;
+pub mod eval;
 pub mod normalise;
 pub mod placeholder;
 pub mod rules;

@@ -212,6 +212,7 @@ pub fn parse_file(file: &Path, text: &str, rules: &mut Vec<Rule>, problems: &mut
                             .last()
                             .unwrap_or_default()
                             .trim()
+                            .trim_start_matches("error: ")
                             .to_owned();
                         problem(
                             line_of(p.span().start),

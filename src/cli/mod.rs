@@ -2,6 +2,7 @@
 //! Errors here are `anyhow`, with the library's own error text as the cause.
 
 mod cases;
+mod classify;
 mod mail;
 mod remote;
 mod tools;
@@ -46,6 +47,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Classify messages with the rules, or score a labelled corpus (--eval DIR).
+    Classify(classify::ClassifyArgs),
     /// Check the configuration and print every problem with its key and line.
     CheckConfig,
     /// Print England & Wales bank holidays (the weekday taken off), one per line.
@@ -94,6 +97,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Draft(cmd) => mail::draft(cmd, &load_config(&config_file(config_path))?),
         Command::SetAside { json } => {
             mail::set_aside(&load_config(&config_file(config_path))?, json)
+        }
+        Command::Classify(args) => {
+            let loaded = config_path.map(|p| load_config(&p)).transpose()?;
+            classify::classify(&args, loaded.as_ref())
         }
         Command::CheckConfig => tools::check_config(&config_file(config_path)),
         Command::Holidays { from_year, to_year } => tools::holidays(from_year, to_year),

@@ -298,6 +298,7 @@ fn typed(mut root: toml::Table, problems: &mut Vec<Problem>) -> Config {
         staff: list_section(&mut root, "staff", problems),
         ombudsman: section(&mut root, "ombudsman", problems),
         mail: section(&mut root, "mail", problems),
+        classify: section(&mut root, "classify", problems),
         http: section(&mut root, "http", problems),
         api: section(&mut root, "api", problems),
     };
@@ -307,7 +308,7 @@ fn typed(mut root: toml::Table, problems: &mut Vec<Problem>) -> Config {
             line: None,
             env: None,
             message: "unknown section or key; expected organisation, store, calendar, policy, \
-                      staff, ombudsman, mail, http or api"
+                      staff, ombudsman, mail, classify, http or api"
                 .into(),
         });
     }

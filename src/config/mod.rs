@@ -28,6 +28,7 @@ pub struct Config {
     pub staff: Vec<Staff>,
     pub ombudsman: Ombudsmen,
     pub mail: MailConfig,
+    pub classify: ClassifyConfig,
     pub http: HttpConfig,
     pub api: ApiConfig,
 }
@@ -282,6 +283,27 @@ impl MailConfig {
                     .map(|(_, d)| d.to_owned())
             })
             .unwrap_or_else(|| "redress.invalid".to_owned())
+    }
+}
+
+/// How messages are classified.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClassifyConfig {
+    /// Folder of classification rule files (`*.toml`), relative to the configuration file.
+    pub rules: PathBuf,
+    /// When a complaint is likely but not certain: `complaint_for_review` opens it as a
+    /// complaint marked for review; `offer_choice` keeps the other kind, marked for review,
+    /// and the service request letter offers the choice to complain (Code 1.3).
+    pub uncertain: crate::classify::engine::Uncertain,
+}
+
+impl Default for ClassifyConfig {
+    fn default() -> Self {
+        ClassifyConfig {
+            rules: PathBuf::from("rules"),
+            uncertain: crate::classify::engine::Uncertain::ComplaintForReview,
+        }
     }
 }
 

@@ -1,0 +1,201 @@
+//! `redress classify`: classify files with the rules engine, or score a labelled corpus.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use crate::classify::engine::{Engine, Input, Uncertain};
+use crate::classify::eval::{self, Labelled};
+use crate::classify::{Context, MessageKind};
+use crate::config::Loaded;
+use crate::core::model::Channel;
+
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// `.eml` files, plain-text messages or labelled corpus files; standard input when none.
+    files: Vec<PathBuf>,
+    /// One JSON object per line (per file), or the evaluation report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Folder of rule files; default `classify.rules` of the configuration, else `rules`.
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// Score a labelled corpus folder (every `.txt` file below it) instead.
+    #[arg(long, value_name = "DIR")]
+    eval: Option<PathBuf>,
+}
+
+pub fn classify(args: &ClassifyArgs, loaded: Option<&Loaded>) -> anyhow::Result<ExitCode> {
+    let (dir, uncertain) = match (&args.rules, loaded) {
+        (Some(dir), l) => (
+            dir.clone(),
+            l.map_or(Uncertain::default(), |l| l.config.classify.uncertain),
+        ),
+        (None, Some(l)) => (
+            l.resolve(&l.config.classify.rules),
+            l.config.classify.uncertain,
+        ),
+        (None, None) => (PathBuf::from("rules"), Uncertain::default()),
+    };
+    let engine = Engine::load(&dir, uncertain)?;
+    if let Some(corpus) = &args.eval {
+        return evaluate(&engine, corpus, args.json);
+    }
+    if args.files.is_empty() {
+        let mut raw = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut raw)
+            .context("reading standard input")?;
+        print_one(&engine, "-", &raw, args.json)?;
+    }
+    for file in &args.files {
+        let raw = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        print_one(&engine, &file.display().to_string(), &raw, args.json)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_one(engine: &Engine, name: &str, raw: &[u8], json: bool) -> anyhow::Result<()> {
+    let message = read_message(name, raw);
+    let input = Input {
+        subject: &message.subject,
+        body: &message.body,
+        channel: message.channel,
+        context: message.context,
+    };
+    let v = engine.classify(&input);
+    if json {
+        /// The line format, fields in this order.
+        #[derive(serde::Serialize)]
+        struct Line<'a> {
+            file: &'a str,
+            kind: MessageKind,
+            confidence: f32,
+            flags: &'a [crate::core::model::Flag],
+            rules: &'a [crate::classify::engine::Fired],
+        }
+        let line = Line {
+            file: name,
+            kind: v.kind,
+            confidence: v.confidence,
+            flags: &v.flags,
+            rules: &v.rules,
+        };
+        println!("{}", serde_json::to_string(&line)?);
+    } else {
+        let fired: Vec<String> = v
+            .rules
+            .iter()
+            .map(|f| format!("{} ({:?})", f.id, f.matched))
+            .collect();
+        println!(
+            "{name}: {} ({:.2}) flags {:?}\n  rules: {}",
+            v.kind.as_str(),
+            v.confidence,
+            v.flags,
+            fired.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// An `.eml` file, a labelled corpus file, or plain text (with an optional `Subject:` line).
+fn read_message(name: &str, raw: &[u8]) -> Labelled {
+    let plain = |text: &str| {
+        let (subject, body) = eval::split_subject(text);
+        Labelled {
+            kind: MessageKind::Complaint,
+            flags: vec![],
+            channel: Channel::Email,
+            context: Context::None,
+            subject,
+            body,
+        }
+    };
+    if name.ends_with(".eml") {
+        if let Ok(mail) = crate::mail::parse(raw, usize::MAX) {
+            return Labelled {
+                subject: mail.subject,
+                body: mail.text,
+                ..plain("")
+            };
+        }
+    }
+    let text = String::from_utf8_lossy(raw);
+    eval::parse_labelled(&text).unwrap_or_else(|_| plain(&text))
+}
+
+fn evaluate(engine: &Engine, dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let mut files = Vec::new();
+    collect(dir, &mut files)?;
+    files.sort();
+    let mut corpus = Vec::with_capacity(files.len());
+    for file in &files {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        corpus.push(
+            eval::parse_labelled(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?,
+        );
+    }
+    let report = eval::evaluate(engine, &corpus);
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{} messages from {}\n", report.messages, dir.display());
+    println!(
+        "{:<20} {:>7} {:>9} {:>7} {:>7}",
+        "kind", "support", "precision", "recall", "F1"
+    );
+    for (kind, s) in &report.per_kind {
+        println!(
+            "{:<20} {:>7} {:>9.3} {:>7.3} {:>7.3}",
+            kind.as_str(),
+            s.support,
+            s.precision,
+            s.recall,
+            s.f1
+        );
+    }
+    let c = report.complaint();
+    println!(
+        "\ncomplaint recall {:.3}, precision {:.3}; macro-F1 {:.3}\n",
+        c.recall, c.precision, report.macro_f1
+    );
+    println!("confusion (rows: truth, columns: predicted)");
+    let kinds: Vec<MessageKind> = report.per_kind.keys().copied().collect();
+    print!("{:<20}", "");
+    for k in &kinds {
+        print!(" {:>5}", &k.as_str()[..k.as_str().len().min(5)]);
+    }
+    println!();
+    for truth in &kinds {
+        print!("{:<20}", truth.as_str());
+        for predicted in &kinds {
+            let n = report
+                .confusion
+                .get(truth)
+                .and_then(|r| r.get(predicted))
+                .copied()
+                .unwrap_or(0);
+            print!(" {n:>5}");
+        }
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "txt") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
