@@ -115,14 +115,14 @@ fn read_message(name: &str, raw: &[u8]) -> Labelled {
             body,
         }
     };
-    if name.ends_with(".eml") {
-        if let Ok(mail) = crate::mail::parse(raw, usize::MAX) {
-            return Labelled {
-                subject: mail.subject,
-                body: mail.text,
-                ..plain("")
-            };
-        }
+    if name.ends_with(".eml")
+        && let Ok(mail) = crate::mail::parse(raw, usize::MAX)
+    {
+        return Labelled {
+            subject: mail.subject,
+            body: mail.text,
+            ..plain("")
+        };
     }
     let text = String::from_utf8_lossy(raw);
     eval::parse_labelled(&text).unwrap_or_else(|_| plain(&text))
