@@ -33,6 +33,16 @@ pub struct Fired {
     pub matched: String,
 }
 
+/// What the learned component added to a decision.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Learned {
+    /// The kind it found most likely, and how likely.
+    pub kind: MessageKind,
+    pub probability: f64,
+    /// The weight its probabilities were given next to the rules.
+    pub influence: f32,
+}
+
 /// The engine's answer, with its reasons.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Verdict {
@@ -41,6 +51,9 @@ pub struct Verdict {
     pub confidence: f32,
     pub flags: Vec<Flag>,
     pub rules: Vec<Fired>,
+    /// The learned component's view, when one is in use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learned: Option<Learned>,
 }
 
 /// What to do when a complaint is likely but not the clear winner.
@@ -65,11 +78,24 @@ const CLOSE: f32 = 0.5;
 pub struct Engine {
     rules: Vec<Rule>,
     uncertain: Uncertain,
+    /// The learned component and its influence, if one is in use.
+    model: Option<(super::learned::NaiveBayes, f32)>,
 }
 
 impl Engine {
     pub fn new(rules: Vec<Rule>, uncertain: Uncertain) -> Engine {
-        Engine { rules, uncertain }
+        Engine {
+            rules,
+            uncertain,
+            model: None,
+        }
+    }
+
+    /// Adds the learned component: its probability for each kind, times `influence`, is
+    /// added to that kind's rule score (a rule's weight is typically 1–2).
+    pub fn with_model(mut self, model: super::learned::NaiveBayes, influence: f32) -> Engine {
+        self.model = Some((model, influence));
+        self
     }
 
     /// Loads and checks every rule file in `dir`.
@@ -110,6 +136,21 @@ impl Engine {
             MessageKind::Correspondence
         };
         *scores.entry(default).or_default() += BASELINE;
+        let mut learned = None;
+        if let Some((model, influence)) = &self.model {
+            let posterior = model.posterior(&text);
+            for (kind, p) in &posterior {
+                *scores.entry(*kind).or_default() += influence * *p as f32;
+            }
+            learned = posterior
+                .into_iter()
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(kind, probability)| Learned {
+                    kind,
+                    probability,
+                    influence: *influence,
+                });
+        }
         let (kind, confidence) = self.decide(&scores, input.context, &mut flags);
         if matches!(kind, MessageKind::Complaint | MessageKind::Stage2Request) {
             push_flag(&mut flags, Flag::Dissatisfaction);
@@ -120,6 +161,7 @@ impl Engine {
             confidence,
             flags,
             rules: fired,
+            learned,
         }
     }
 

@@ -295,3 +295,44 @@ fn duplicate_rule_ids_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn the_learned_component_shifts_scores_by_its_influence_and_says_so() {
+    let mut model = crate::classify::learned::NaiveBayes::default();
+    for text in [
+        "the lift is broken again nobody cares",
+        "lift out of order for weeks",
+        "third week without a lift",
+    ] {
+        model.train(MessageKind::Complaint, text);
+    }
+    for text in [
+        "please fix the tap",
+        "gutter needs clearing",
+        "window latch broken",
+    ] {
+        model.train(MessageKind::ServiceRequest, text);
+    }
+    let msg = input("", "The lift is out of order again", Context::None);
+    let rules_only = engine(Uncertain::OfferChoice).classify(&msg);
+    assert_eq!(rules_only.kind, MessageKind::ServiceRequest);
+    assert_eq!(rules_only.learned, None);
+    let with_model = engine(Uncertain::OfferChoice)
+        .with_model(model.clone(), 2.0)
+        .classify(&msg);
+    assert_eq!(with_model.kind, MessageKind::Complaint);
+    let learned = with_model.learned.expect("the model's view is shown");
+    assert_eq!(
+        (learned.kind, learned.influence),
+        (MessageKind::Complaint, 2.0)
+    );
+    assert!(learned.probability > 0.5);
+    let weak = engine(Uncertain::OfferChoice)
+        .with_model(model, 0.1)
+        .classify(&msg);
+    assert_eq!(
+        weak.kind,
+        MessageKind::ServiceRequest,
+        "a small influence cannot outvote the baseline"
+    );
+}

@@ -8,6 +8,7 @@
 
 pub mod engine;
 pub mod eval;
+pub mod learned;
 pub mod live;
 pub mod normalise;
 pub mod placeholder;

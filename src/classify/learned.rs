@@ -1,0 +1,165 @@
+//! The learned component: a multinomial naive Bayes model over words and word pairs, trained
+//! on the labelled corpus plus staff corrections (a `reclassified` event says what a message
+//! really was). It does not decide on its own: its probabilities are added to the rules'
+//! scores, scaled by an `influence` the landlord sets, so staff can see exactly how much it
+//! moved a decision. Small, fast, explainable, and retrained in milliseconds.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::MessageKind;
+
+/// Word and word-pair counts per kind.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NaiveBayes {
+    /// Training messages per kind.
+    docs: BTreeMap<MessageKind, u32>,
+    /// Token counts per kind.
+    counts: BTreeMap<MessageKind, HashMap<String, u32>>,
+    /// Total tokens per kind.
+    totals: BTreeMap<MessageKind, u64>,
+    /// Distinct tokens seen, for smoothing.
+    vocabulary: std::collections::HashSet<String>,
+}
+
+/// Lower-case words of two or more letters or digits, and adjacent pairs ("not happy" says
+/// more than "not" and "happy" apart).
+pub fn tokens(text: &str) -> Vec<String> {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .map(|w| w.trim_matches('\'').to_lowercase())
+        .filter(|w| w.chars().count() >= 2)
+        .collect();
+    let pairs = words.windows(2).map(|w| format!("{} {}", w[0], w[1]));
+    let mut all: Vec<String> = pairs.collect();
+    all.extend(words);
+    all
+}
+
+impl NaiveBayes {
+    /// Learns from one labelled message.
+    pub fn train(&mut self, kind: MessageKind, text: &str) {
+        *self.docs.entry(kind).or_default() += 1;
+        let counts = self.counts.entry(kind).or_default();
+        for token in tokens(text) {
+            *self.totals.entry(kind).or_default() += 1;
+            if !self.vocabulary.contains(&token) {
+                self.vocabulary.insert(token.clone());
+            }
+            *counts.entry(token).or_default() += 1;
+        }
+    }
+
+    /// How many messages it learned from.
+    pub fn examples(&self) -> u32 {
+        self.docs.values().sum()
+    }
+
+    /// The probability of each kind it knows, given the text (they sum to 1); empty when
+    /// untrained.
+    pub fn posterior(&self, text: &str) -> BTreeMap<MessageKind, f64> {
+        let total_docs = f64::from(self.examples());
+        if total_docs == 0.0 {
+            return BTreeMap::new();
+        }
+        let words = tokens(text);
+        let v = self.vocabulary.len().max(1) as f64;
+        let mut log: BTreeMap<MessageKind, f64> = BTreeMap::new();
+        for (kind, docs) in &self.docs {
+            let counts = &self.counts[kind];
+            let total = self.totals.get(kind).copied().unwrap_or(0) as f64;
+            let mut score = (f64::from(*docs) / total_docs).ln();
+            for w in &words {
+                let n = counts.get(w).copied().unwrap_or(0) as f64;
+                score += ((n + 1.0) / (total + v)).ln();
+            }
+            log.insert(*kind, score);
+        }
+        // Normalise in log space to avoid underflow on long messages.
+        let max = log.values().copied().fold(f64::NEG_INFINITY, f64::max);
+        let sum: f64 = log.values().map(|s| (s - max).exp()).sum();
+        log.into_iter()
+            .map(|(k, s)| (k, (s - max).exp() / sum))
+            .collect()
+    }
+
+    /// The most likely kind and its probability.
+    pub fn best(&self, text: &str) -> Option<(MessageKind, f64)> {
+        self.posterior(text)
+            .into_iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> NaiveBayes {
+        let mut nb = NaiveBayes::default();
+        for text in [
+            "I am not happy with the repair",
+            "this is unacceptable nobody came",
+            "not happy at all, third visit",
+        ] {
+            nb.train(MessageKind::Complaint, text);
+        }
+        for text in [
+            "please fix my tap",
+            "my boiler needs a repair please",
+            "could you fix the gutter",
+        ] {
+            nb.train(MessageKind::ServiceRequest, text);
+        }
+        nb
+    }
+
+    #[test]
+    fn tokens_are_words_and_pairs() {
+        assert_eq!(
+            tokens("Not happy, at ALL!"),
+            vec![
+                "not happy",
+                "happy at",
+                "at all",
+                "not",
+                "happy",
+                "at",
+                "all"
+            ]
+        );
+        assert_eq!(tokens("I can't"), vec!["can't"]);
+    }
+
+    #[test]
+    fn the_model_learns_which_words_go_with_which_kind() {
+        let nb = model();
+        assert_eq!(nb.examples(), 6);
+        let (kind, p) = nb.best("still not happy, nobody came").unwrap();
+        assert_eq!(kind, MessageKind::Complaint);
+        assert!(p > 0.8, "{p}");
+        assert_eq!(
+            nb.best("please fix the boiler").unwrap().0,
+            MessageKind::ServiceRequest
+        );
+        let sum: f64 = nb.posterior("anything at all").values().sum();
+        assert!((sum - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_staff_correction_moves_the_model() {
+        let mut nb = model();
+        let text = "the tap is dripping again";
+        let before = nb.posterior(text)[&MessageKind::Complaint];
+        for _ in 0..3 {
+            nb.train(MessageKind::Complaint, text);
+        }
+        assert!(nb.posterior(text)[&MessageKind::Complaint] > before);
+    }
+
+    #[test]
+    fn an_untrained_model_has_no_opinion() {
+        assert!(NaiveBayes::default().best("hello").is_none());
+    }
+}
