@@ -19,8 +19,9 @@ pub struct LiveRules {
 
 impl LiveRules {
     /// Loads the rules at start; an error here stops start-up (there is no previous set).
+    /// A folder that does not exist means the shipped rules.
     pub fn load(dir: &Path, uncertain: Uncertain) -> Result<LiveRules, RulesError> {
-        let engine = Engine::load(dir, uncertain)?;
+        let engine = load_engine(dir, uncertain)?;
         Ok(LiveRules {
             dir: dir.to_path_buf(),
             uncertain,
@@ -31,7 +32,7 @@ impl LiveRules {
     /// Loads the folder again. On success the new rules are in force and their count is
     /// returned; on failure nothing changes.
     pub fn reload(&self) -> Result<usize, RulesError> {
-        let engine = Engine::load(&self.dir, self.uncertain)?;
+        let engine = load_engine(&self.dir, self.uncertain)?;
         let count = engine.rules().len();
         let mut current = self
             .current
@@ -52,6 +53,14 @@ impl LiveRules {
     /// Classifies with the rules in force.
     pub fn classify(&self, input: &Input<'_>) -> Verdict {
         self.engine().classify(input)
+    }
+}
+
+fn load_engine(dir: &Path, uncertain: Uncertain) -> Result<Engine, RulesError> {
+    if dir.exists() {
+        Engine::load(dir, uncertain)
+    } else {
+        Ok(Engine::new(super::rules::load_default()?, uncertain))
     }
 }
 
@@ -101,5 +110,16 @@ mod tests {
         .unwrap();
         assert_eq!(live.reload().unwrap(), 1);
         assert_eq!(live.classify(&fed_up()).kind, MessageKind::ServiceRequest);
+    }
+
+    #[test]
+    fn without_a_rules_folder_the_shipped_rules_are_used() {
+        let live = LiveRules::load(
+            Path::new("/nonexistent/rules"),
+            Uncertain::ComplaintForReview,
+        )
+        .unwrap();
+        let shipped = crate::classify::rules::load_default().expect("the shipped rules are valid");
+        assert_eq!(live.engine().rules().len(), shipped.len());
     }
 }

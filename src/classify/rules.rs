@@ -113,6 +113,28 @@ fn sixty() -> usize {
     60
 }
 
+include!(concat!(env!("OUT_DIR"), "/default_rules.rs"));
+
+/// The rule set shipped with redress (bundled from `rules/` at build time).
+pub fn load_default() -> Result<Vec<Rule>, RulesError> {
+    let mut rules = Vec::new();
+    let mut problems = Vec::new();
+    for (name, text) in DEFAULT_RULES {
+        parse_file(
+            &Path::new("built-in rules").join(name),
+            text,
+            &mut rules,
+            &mut problems,
+        );
+    }
+    check_unique_ids(&rules, &mut problems);
+    if problems.is_empty() {
+        Ok(rules)
+    } else {
+        Err(RulesError { problems })
+    }
+}
+
 /// Loads every `*.toml` file in `dir`, in name order.
 pub fn load_dir(dir: &Path) -> Result<Vec<Rule>, RulesError> {
     let fail = |message: String| RulesError {
