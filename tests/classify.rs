@@ -139,3 +139,57 @@ fn eval_scores_a_labelled_corpus() {
     assert_eq!(report["per_kind"]["complaint"]["precision"], 1.0);
     assert_eq!(report["confusion"]["complaint"]["service_request"], 1);
 }
+
+/// The labelled corpus, one part.
+fn corpus(part: &str) -> Vec<redress::classify::eval::Labelled> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus")
+        .join(part);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            redress::classify::eval::parse_labelled(&std::fs::read_to_string(f).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", f.display()))
+        })
+        .collect()
+}
+
+fn shipped() -> redress::classify::engine::Engine {
+    redress::classify::engine::Engine::new(
+        redress::classify::rules::load_default().expect("the shipped rules are valid"),
+        redress::classify::engine::Uncertain::ComplaintForReview,
+    )
+}
+
+#[test]
+fn every_shipped_rule_decides_at_least_one_corpus_message() {
+    let engine = shipped();
+    let mut all = corpus("tune");
+    all.extend(corpus("heldout"));
+    let mut fired = std::collections::BTreeSet::new();
+    for m in &all {
+        let input = redress::classify::engine::Input {
+            subject: &m.subject,
+            body: &m.body,
+            channel: m.channel,
+            context: m.context,
+        };
+        fired.extend(engine.classify(&input).rules.into_iter().map(|f| f.id));
+    }
+    let unused: Vec<&str> = engine
+        .rules()
+        .iter()
+        .map(|r| r.id.as_str())
+        .filter(|id| !fired.contains(*id))
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "rules that fire on no corpus message: {unused:?}"
+    );
+}
