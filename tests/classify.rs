@@ -193,3 +193,30 @@ fn every_shipped_rule_decides_at_least_one_corpus_message() {
         "rules that fire on no corpus message: {unused:?}"
     );
 }
+
+#[test]
+#[ignore = "issue 4 in progress: the held-out floors are not met yet (complaint recall 0.842, precision 0.762, macro-F1 0.831); run with --ignored"]
+fn on_the_held_out_corpus_complaints_are_caught_and_kinds_told_apart() {
+    let report = redress::classify::eval::evaluate(&shipped(), &corpus("heldout"));
+    let c = report.complaint();
+    assert!(
+        report.messages >= 100,
+        "{} held-out messages",
+        report.messages
+    );
+    assert!(
+        c.recall >= 0.95,
+        "complaint recall {:.3} (floor 0.95)",
+        c.recall
+    );
+    assert!(
+        c.precision >= 0.85,
+        "complaint precision {:.3} (floor 0.85)",
+        c.precision
+    );
+    assert!(
+        report.macro_f1 >= 0.85,
+        "macro-F1 {:.3} (floor 0.85)",
+        report.macro_f1
+    );
+}
