@@ -78,21 +78,15 @@ const CLOSE: f32 = 0.5;
 pub struct Engine {
     rules: Vec<Rule>,
     uncertain: Uncertain,
-    /// Every rule's patterns in one set: a single pass over the text says which rules can
-    /// fire, so only those run their own patterns (to find the matched text). `None` if the
-    /// set would be too large, in which case every rule is tried.
-    prefilter: Option<(regex::RegexSet, Vec<usize>)>,
     /// The learned component and its influence, if one is in use.
     model: Option<(super::learned::NaiveBayes, f32)>,
 }
 
 impl Engine {
     pub fn new(rules: Vec<Rule>, uncertain: Uncertain) -> Engine {
-        let prefilter = prefilter(&rules);
         Engine {
             rules,
             uncertain,
-            prefilter,
             model: None,
         }
     }
@@ -120,9 +114,8 @@ impl Engine {
         let mut scores: BTreeMap<MessageKind, f32> = BTreeMap::new();
         let mut flags = Vec::new();
         let mut fired = Vec::new();
-        let candidates = self.candidates(&text);
-        for (i, rule) in self.rules.iter().enumerate() {
-            if !candidates.as_ref().is_none_or(|c| c[i]) || !applies(rule, input) {
+        for rule in &self.rules {
+            if !applies(rule, input) {
                 continue;
             }
             let Some(matched) = first_match(rule, &text) else {
@@ -172,16 +165,6 @@ impl Engine {
         }
     }
 
-    /// Which rules have a pattern that matches somewhere in `text`, from one pass of the set.
-    fn candidates(&self, text: &str) -> Option<Vec<bool>> {
-        let (set, owner) = self.prefilter.as_ref()?;
-        let mut hit = vec![false; self.rules.len()];
-        for pattern in set.matches(text).iter() {
-            hit[owner[pattern]] = true;
-        }
-        Some(hit)
-    }
-
     fn decide(
         &self,
         scores: &BTreeMap<MessageKind, f32>,
@@ -227,25 +210,6 @@ fn in_context(kind: MessageKind, context: Context, flags: &mut Vec<Flag>) -> Mes
         (Stage2Request, _) => Complaint,
         (other, _) => other,
     }
-}
-
-/// One set of every rule's patterns, and which rule each pattern belongs to.
-fn prefilter(rules: &[Rule]) -> Option<(regex::RegexSet, Vec<usize>)> {
-    let mut sources = Vec::new();
-    let mut owner = Vec::new();
-    for (i, rule) in rules.iter().enumerate() {
-        for p in &rule.patterns {
-            sources.push(p.as_str());
-            owner.push(i);
-        }
-    }
-    let set = regex::RegexSetBuilder::new(&sources)
-        .case_insensitive(true)
-        .size_limit(64 << 20)
-        .dfa_size_limit(64 << 20)
-        .build()
-        .ok()?;
-    Some((set, owner))
 }
 
 fn applies(rule: &Rule, input: &Input<'_>) -> bool {
