@@ -14,8 +14,12 @@ use redress::classify::rules::load_default;
 fn corpus() -> Vec<Labelled> {
     let mut out = Vec::new();
     for part in ["tune", "heldout"] {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus").join(part);
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/corpus")
+            .join(part);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in entries.flatten() {
             if let Ok(text) = std::fs::read_to_string(e.path())
                 && let Ok(m) = parse_labelled(&text)
@@ -28,14 +32,22 @@ fn corpus() -> Vec<Labelled> {
 }
 
 fn bench(c: &mut Criterion) {
-    let engine = Engine::new(load_default().expect("the shipped rules are valid"), Uncertain::ComplaintForReview);
+    let engine = Engine::new(
+        load_default().expect("the shipped rules are valid"),
+        Uncertain::ComplaintForReview,
+    );
     let corpus = corpus();
     let mut group = c.benchmark_group("classify");
     group.throughput(Throughput::Elements(corpus.len().max(1) as u64));
     group.bench_function("corpus", |b| {
         b.iter(|| {
             for m in &corpus {
-                let input = Input { subject: &m.subject, body: &m.body, channel: m.channel, context: m.context };
+                let input = Input {
+                    subject: &m.subject,
+                    body: &m.body,
+                    channel: m.channel,
+                    context: m.context,
+                };
                 std::hint::black_box(engine.classify(&input));
             }
         })
@@ -43,10 +55,16 @@ fn bench(c: &mut Criterion) {
     group.finish();
 
     // One large message at 128 KB, 256 KB, 512 KB and 1 MB: the times should double with size.
-    let line = "The damp in the back bedroom is getting worse and the mould is on the walls again. ";
+    let line =
+        "The damp in the back bedroom is getting worse and the mould is on the walls again. ";
     for kb in [128usize, 256, 512, 1024] {
         let body = line.repeat(kb * 1024 / line.len());
-        let input = Input { subject: "Damp", body: &body, channel: redress::core::model::Channel::Email, context: redress::classify::Context::None };
+        let input = Input {
+            subject: "Damp",
+            body: &body,
+            channel: redress::core::model::Channel::Email,
+            context: redress::classify::Context::None,
+        };
         let start = Instant::now();
         let runs = 5;
         for _ in 0..runs {
