@@ -5,7 +5,7 @@ use anyhow::{Context, anyhow, bail};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{block_on, open_store};
+use super::block_on;
 use crate::config::Loaded;
 use crate::core::event::{Event, Opened, Recorded};
 use crate::core::model::Case;
@@ -37,7 +37,10 @@ impl Backend {
                     loaded.config.http.listen
                 ))),
             },
-            Err(_) => open_store(loaded).map(Backend::Local),
+            Err(e) => Err(anyhow!(e).context(format!(
+                "opening the case store ({})",
+                loaded.store_path.display()
+            ))),
         }
     }
 
