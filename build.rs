@@ -1,5 +1,6 @@
-//! Bundles the shipped classification rules (`rules/*.toml`) into the binary, so redress
-//! classifies out of the box; a landlord's own `rules` folder takes their place when present.
+//! Bundles the shipped classification rules (`rules/*.toml`) and the training part of the
+//! labelled corpus into the binary, so redress classifies out of the box; a landlord's own
+//! `rules` folder takes the rules' place when present.
 
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -27,7 +28,34 @@ fn main() {
         );
     }
     code.push_str("];\n");
-    let out =
-        PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("default_rules.rs");
-    std::fs::write(out, code).expect("OUT_DIR is writable");
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
+    std::fs::write(out_dir.join("default_rules.rs"), code).expect("OUT_DIR is writable");
+    std::fs::write(out_dir.join("training.rs"), training(&manifest)).expect("OUT_DIR is writable");
+}
+
+/// The tuning part of the labelled corpus, which trains the learned component the binary
+/// ships with. Only `tests/corpus/tune`: the held-out part must stay unseen, or its scores
+/// would say nothing about messages the classifier has never met.
+fn training(manifest: &std::path::Path) -> String {
+    println!("cargo:rerun-if-changed=tests/corpus/tune");
+    let mut names: Vec<String> = std::fs::read_dir(manifest.join("tests/corpus/tune"))
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.ends_with(".txt"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    let mut code = String::from(
+        "/// The labelled messages the shipped learned component is trained on.\npub const TRAINING: &[(&str, &str)] = &[\n",
+    );
+    for name in &names {
+        let _ = writeln!(
+            code,
+            "    ({name:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/tests/corpus/tune/{name}\"))),"
+        );
+    }
+    code.push_str("];\n");
+    code
 }

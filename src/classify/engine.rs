@@ -9,9 +9,11 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::learned::NaiveBayes;
 use super::normalise::normalise;
 use super::rules::{Rule, RulesError, Target, load_dir};
 use super::{Context, MessageKind};
@@ -70,6 +72,10 @@ pub enum Uncertain {
 
 /// Weight of the kind a message defaults to when no rule says otherwise.
 const BASELINE: f32 = 0.5;
+/// How much the learned component's probabilities weigh next to the rules by default: a
+/// certain model adds as much as one strong rule (weights are typically 1–2), so it tips close
+/// calls and catches wording no rule knows, but cannot outvote several rules that agree.
+pub const DEFAULT_INFLUENCE: f32 = 1.0;
 /// Complaint evidence at least this share of the winner's counts as "close".
 const CLOSE: f32 = 0.5;
 
@@ -78,8 +84,9 @@ const CLOSE: f32 = 0.5;
 pub struct Engine {
     rules: Vec<Rule>,
     uncertain: Uncertain,
-    /// The learned component and its influence, if one is in use.
-    model: Option<(super::learned::NaiveBayes, f32)>,
+    /// The learned component and its influence, if one is in use. Shared: reloading the
+    /// rules keeps the model, and retraining it keeps the rules.
+    model: Option<(Arc<NaiveBayes>, f32)>,
 }
 
 impl Engine {
@@ -93,9 +100,34 @@ impl Engine {
 
     /// Adds the learned component: its probability for each kind, times `influence`, is
     /// added to that kind's rule score (a rule's weight is typically 1–2).
-    pub fn with_model(mut self, model: super::learned::NaiveBayes, influence: f32) -> Engine {
-        self.model = Some((model, influence));
+    pub fn with_model(mut self, model: impl Into<Arc<NaiveBayes>>, influence: f32) -> Engine {
+        self.model = Some((model.into(), influence));
         self
+    }
+
+    /// The shipped rules with the shipped learned component, at its default influence: what
+    /// redress uses when the landlord has no rules folder of their own.
+    pub fn shipped(uncertain: Uncertain) -> Result<Engine, RulesError> {
+        Ok(Engine::new(super::rules::load_default()?, uncertain)
+            .with_model(super::learned::shipped().clone(), DEFAULT_INFLUENCE))
+    }
+
+    /// The same rules without the learned component, to show what it changes.
+    pub fn without_model(&self) -> Engine {
+        Engine {
+            model: None,
+            ..self.clone()
+        }
+    }
+
+    /// The learned component's influence, if one is in use.
+    pub fn influence(&self) -> Option<f32> {
+        self.model.as_ref().map(|(_, i)| *i)
+    }
+
+    /// The learned component in use, if any.
+    pub fn model(&self) -> Option<&NaiveBayes> {
+        self.model.as_ref().map(|(m, _)| m.as_ref())
     }
 
     /// Loads and checks every rule file in `dir`.
@@ -138,7 +170,7 @@ impl Engine {
         *scores.entry(default).or_default() += BASELINE;
         let mut learned = None;
         if let Some((model, influence)) = &self.model {
-            let posterior = model.posterior(&text);
+            let posterior = model.posterior(&super::learned::learning_text(input.context, &text));
             for (kind, p) in &posterior {
                 *scores.entry(*kind).or_default() += influence * *p as f32;
             }

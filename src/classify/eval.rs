@@ -110,6 +110,24 @@ pub struct Report {
     pub macro_f1: f64,
     /// `confusion[truth][predicted]` = count.
     pub confusion: BTreeMap<MessageKind, BTreeMap<MessageKind, usize>>,
+    /// What the learned component did, when the engine has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learned: Option<LearnedScore>,
+}
+
+/// The learned component's record on a corpus: how often it is right on its own, and how
+/// many decisions it changed from what the rules alone would have said, for better or worse.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct LearnedScore {
+    pub influence: f32,
+    /// Share of messages whose kind the model alone names correctly.
+    pub accuracy: f64,
+    /// Share the rules alone get right, and the rules with the model.
+    pub rules_alone_accuracy: f64,
+    pub combined_accuracy: f64,
+    /// Decisions it changed: to the right kind, and away from it.
+    pub fixed: usize,
+    pub broke: usize,
 }
 
 impl Report {
@@ -124,6 +142,12 @@ impl Report {
 /// Classifies every labelled message and scores the answers.
 pub fn evaluate(engine: &Engine, corpus: &[Labelled]) -> Report {
     let mut confusion: BTreeMap<MessageKind, BTreeMap<MessageKind, usize>> = BTreeMap::new();
+    let rules_alone = engine.without_model();
+    let mut learned = engine.influence().map(|influence| LearnedScore {
+        influence,
+        ..LearnedScore::default()
+    });
+    let (mut model_right, mut rules_right, mut right) = (0usize, 0usize, 0usize);
     for m in corpus {
         let input = Input {
             subject: &m.subject,
@@ -131,7 +155,18 @@ pub fn evaluate(engine: &Engine, corpus: &[Labelled]) -> Report {
             channel: m.channel,
             context: m.context,
         };
-        let predicted = engine.classify(&input).kind;
+        let verdict = engine.classify(&input);
+        let predicted = verdict.kind;
+        right += usize::from(predicted == m.kind);
+        if let Some(score) = &mut learned {
+            let alone = rules_alone.classify(&input).kind;
+            rules_right += usize::from(alone == m.kind);
+            model_right += usize::from(verdict.learned.is_some_and(|l| l.kind == m.kind));
+            if alone != predicted {
+                score.fixed += usize::from(predicted == m.kind);
+                score.broke += usize::from(alone == m.kind);
+            }
+        }
         *confusion
             .entry(m.kind)
             .or_default()
@@ -186,11 +221,18 @@ pub fn evaluate(engine: &Engine, corpus: &[Labelled]) -> Report {
     } else {
         present.iter().map(|s| s.f1).sum::<f64>() / present.len() as f64
     };
+    let share = |n: usize| n as f64 / corpus.len().max(1) as f64;
+    if let Some(score) = &mut learned {
+        score.accuracy = share(model_right);
+        score.rules_alone_accuracy = share(rules_right);
+        score.combined_accuracy = share(right);
+    }
     Report {
         messages: corpus.len(),
         per_kind,
         macro_f1,
         confusion,
+        learned,
     }
 }
 

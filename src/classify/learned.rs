@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::MessageKind;
+use super::{Context, MessageKind};
 
 /// Word and word-pair counts per kind.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -91,6 +91,70 @@ impl NaiveBayes {
             .max_by(|a, b| a.1.total_cmp(&b.1))
     }
 }
+
+/// A staff correction: what a message really was, and the context it arrived in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Correction {
+    pub kind: MessageKind,
+    pub context: Context,
+    pub subject: String,
+    pub body: String,
+}
+
+/// The text the model reads: the normalised message after a word naming its context.
+/// Replies and new messages mean different things ("thanks, see you Tuesday" is correspondence
+/// on a case and nothing at all on its own), and the context word lets the model learn that
+/// a kind never seen in a context (correspondence on a new message) is unlikely there.
+pub fn learning_text(context: Context, normalised: &str) -> String {
+    let word = match context {
+        Context::None => "ctxnew",
+        Context::OpenCase => "ctxopencase",
+        Context::Stage1Responded => "ctxstageoneresponded",
+        Context::ServiceRequest => "ctxservicerequest",
+    };
+    format!("{word} {normalised}")
+}
+
+mod training {
+    include!(concat!(env!("OUT_DIR"), "/training.rs"));
+}
+
+/// The model trained on the labelled corpus the binary ships with (the tuning part only).
+/// Built once per process: training takes a few milliseconds, but there is no need to repeat
+/// it on every rule reload.
+pub fn shipped() -> &'static NaiveBayes {
+    static SHIPPED: std::sync::OnceLock<NaiveBayes> = std::sync::OnceLock::new();
+    SHIPPED.get_or_init(|| {
+        let mut model = NaiveBayes::default();
+        for (_, text) in training::TRAINING {
+            // The corpus is checked by the test suite; a file that does not parse is skipped
+            // rather than stopping the daemon.
+            if let Ok(m) = super::eval::parse_labelled(text) {
+                let normalised = super::normalise::normalise(&m.subject, &m.body);
+                model.train(m.kind, &learning_text(m.context, &normalised));
+            }
+        }
+        model
+    })
+}
+
+/// The shipped model plus staff corrections. A correction counts several times over a corpus
+/// message: a landlord's own decision about its own residents' wording should outweigh one
+/// generic example.
+pub fn with_corrections(corrections: &[Correction]) -> NaiveBayes {
+    let mut model = shipped().clone();
+    for c in corrections {
+        let normalised = super::normalise::normalise(&c.subject, &c.body);
+        let text = learning_text(c.context, &normalised);
+        for _ in 0..CORRECTION_WEIGHT {
+            model.train(c.kind, &text);
+        }
+    }
+    model
+}
+
+/// How many corpus examples one staff correction is worth.
+pub const CORRECTION_WEIGHT: u32 = 3;
 
 #[cfg(test)]
 mod tests {

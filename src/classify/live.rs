@@ -6,25 +6,41 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use super::engine::{Engine, Input, Uncertain, Verdict};
+use super::engine::{DEFAULT_INFLUENCE, Engine, Input, Uncertain, Verdict};
+use super::learned::{self, Correction, NaiveBayes};
 use super::rules::RulesError;
 
-/// Shared handle to the rules in force.
+/// Shared handle to the rules and learned component in force.
 #[derive(Clone, Debug)]
 pub struct LiveRules {
     dir: PathBuf,
     uncertain: Uncertain,
+    influence: f32,
+    model: Arc<RwLock<Arc<NaiveBayes>>>,
     current: Arc<RwLock<Arc<Engine>>>,
 }
 
 impl LiveRules {
-    /// Loads the rules at start; an error here stops start-up (there is no previous set).
-    /// A folder that does not exist means the shipped rules.
+    /// Loads the rules at start with the shipped learned component at its default influence;
+    /// an error here stops start-up (there is no previous set). A folder that does not exist
+    /// means the shipped rules.
     pub fn load(dir: &Path, uncertain: Uncertain) -> Result<LiveRules, RulesError> {
-        let engine = load_engine(dir, uncertain)?;
+        LiveRules::load_with(dir, uncertain, DEFAULT_INFLUENCE)
+    }
+
+    /// As [`LiveRules::load`], with the learned component's influence (0 turns it off).
+    pub fn load_with(
+        dir: &Path,
+        uncertain: Uncertain,
+        influence: f32,
+    ) -> Result<LiveRules, RulesError> {
+        let model = Arc::new(learned::shipped().clone());
+        let engine = load_engine(dir, uncertain, &model, influence)?;
         Ok(LiveRules {
             dir: dir.to_path_buf(),
             uncertain,
+            influence,
+            model: Arc::new(RwLock::new(model)),
             current: Arc::new(RwLock::new(Arc::new(engine))),
         })
     }
@@ -32,22 +48,31 @@ impl LiveRules {
     /// Loads the folder again. On success the new rules are in force and their count is
     /// returned; on failure nothing changes.
     pub fn reload(&self) -> Result<usize, RulesError> {
-        let engine = load_engine(&self.dir, self.uncertain)?;
+        let model = self.model();
+        let engine = load_engine(&self.dir, self.uncertain, &model, self.influence)?;
         let count = engine.rules().len();
-        let mut current = self
-            .current
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *current = Arc::new(engine);
+        *write(&self.current) = Arc::new(engine);
         Ok(count)
+    }
+
+    /// Retrains the learned component on the shipped corpus plus these staff corrections
+    /// (all of them, not just new ones: retraining from scratch takes milliseconds and
+    /// cannot count a correction twice). The rules in force are kept.
+    pub fn learn(&self, corrections: &[Correction]) {
+        let model = Arc::new(learned::with_corrections(corrections));
+        let rules = self.engine().as_ref().clone();
+        *write(&self.model) = model.clone();
+        *write(&self.current) = Arc::new(rules.with_model(model, self.influence));
     }
 
     /// The engine in force now.
     pub fn engine(&self) -> Arc<Engine> {
-        self.current
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        read(&self.current)
+    }
+
+    /// The learned component in force now.
+    pub fn model(&self) -> Arc<NaiveBayes> {
+        read(&self.model)
     }
 
     /// Classifies with the rules in force.
@@ -56,12 +81,37 @@ impl LiveRules {
     }
 }
 
-fn load_engine(dir: &Path, uncertain: Uncertain) -> Result<Engine, RulesError> {
-    if dir.exists() {
-        Engine::load(dir, uncertain)
+/// A poisoned lock only means a panic elsewhere mid-swap; the value inside is a whole `Arc`
+/// either way, so it is safe to keep using.
+fn read<T: ?Sized>(lock: &RwLock<Arc<T>>) -> Arc<T> {
+    lock.read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone()
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The rules in `dir` (the shipped ones when it does not exist) with the learned component.
+pub fn load_engine(
+    dir: &Path,
+    uncertain: Uncertain,
+    model: &Arc<NaiveBayes>,
+    influence: f32,
+) -> Result<Engine, RulesError> {
+    let rules = if dir.exists() {
+        super::rules::load_dir(dir)?
     } else {
-        Ok(Engine::new(super::rules::load_default()?, uncertain))
-    }
+        super::rules::load_default()?
+    };
+    let engine = Engine::new(rules, uncertain);
+    Ok(if influence > 0.0 {
+        engine.with_model(model.clone(), influence)
+    } else {
+        engine
+    })
 }
 
 #[cfg(test)]
@@ -88,7 +138,8 @@ mod tests {
             "[[rule]]\nid = \"c\"\npatterns = ['fed up']\nkind = \"complaint\"\n",
         )
         .unwrap();
-        let live = LiveRules::load(dir.path(), Uncertain::ComplaintForReview).unwrap();
+        // Rules alone (no learned component), so only the rule file decides.
+        let live = LiveRules::load_with(dir.path(), Uncertain::ComplaintForReview, 0.0).unwrap();
         assert_eq!(live.classify(&fed_up()).kind, MessageKind::Complaint);
 
         // A landlord's edit breaks the file: the reload is refused with file and line...
@@ -110,6 +161,38 @@ mod tests {
         .unwrap();
         assert_eq!(live.reload().unwrap(), 1);
         assert_eq!(live.classify(&fed_up()).kind, MessageKind::ServiceRequest);
+    }
+
+    #[test]
+    fn staff_corrections_retrain_the_learned_component_and_keep_the_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("c.toml"),
+            "[[rule]]\nid = \"c\"\npatterns = ['nothing matches this']\nkind = \"compliment\"\n",
+        )
+        .unwrap();
+        let live = LiveRules::load_with(dir.path(), Uncertain::ComplaintForReview, 3.0).unwrap();
+        let input = Input {
+            subject: "",
+            body: "zorblax frobnicated the wibble",
+            channel: Channel::Email,
+            context: Context::None,
+        };
+        let before = live.classify(&input);
+        assert_ne!(before.kind, MessageKind::Compliment);
+        let correction = learned::Correction {
+            kind: MessageKind::Compliment,
+            context: Context::None,
+            subject: String::new(),
+            body: "zorblax frobnicated the wibble".into(),
+        };
+        live.learn(&[correction.clone(), correction]);
+        let after = live.classify(&input);
+        assert_eq!(after.kind, MessageKind::Compliment, "{after:?}");
+        assert_eq!(after.learned.map(|l| l.kind), Some(MessageKind::Compliment));
+        // The rules in force are the same ones.
+        assert_eq!(live.engine().rules().len(), 1);
+        assert_eq!(live.engine().rules()[0].id, "c");
     }
 
     #[test]

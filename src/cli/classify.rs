@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Args;
 
-use crate::classify::engine::{Engine, Input, Uncertain};
+use crate::classify::engine::{DEFAULT_INFLUENCE, Engine, Input, Uncertain};
 use crate::classify::eval::{self, Labelled};
+use crate::classify::live::load_engine;
 use crate::classify::{Context, MessageKind};
 use crate::config::Loaded;
 use crate::core::model::Channel;
@@ -20,27 +21,46 @@ pub struct ClassifyArgs {
     /// One JSON object per line (per file), or the evaluation report as JSON.
     #[arg(long)]
     json: bool,
-    /// Folder of rule files; default `classify.rules` of the configuration, else `rules`.
+    /// Folder of rule files; default `classify.rules` of the configuration, else `rules`
+    /// (the shipped rules when that folder does not exist).
     #[arg(long)]
     rules: Option<PathBuf>,
+    /// Weight of the learned component next to the rules (default `classify.learned_influence`
+    /// of the configuration, else 1); 0 shows what the rules alone decide.
+    #[arg(long, value_name = "WEIGHT")]
+    influence: Option<f32>,
     /// Score a labelled corpus folder (every `.txt` file below it) instead.
     #[arg(long, value_name = "DIR")]
     eval: Option<PathBuf>,
 }
 
 pub fn classify(args: &ClassifyArgs, loaded: Option<&Loaded>) -> anyhow::Result<ExitCode> {
-    let (dir, uncertain) = match (&args.rules, loaded) {
-        (Some(dir), l) => (
-            dir.clone(),
-            l.map_or(Uncertain::default(), |l| l.config.classify.uncertain),
-        ),
-        (None, Some(l)) => (
-            l.resolve(&l.config.classify.rules),
-            l.config.classify.uncertain,
-        ),
-        (None, None) => (PathBuf::from("rules"), Uncertain::default()),
+    let settings = loaded.map(|l| &l.config.classify);
+    let uncertain = settings.map_or(Uncertain::default(), |c| c.uncertain);
+    let influence = args
+        .influence
+        .or(settings.map(|c| c.learned_influence))
+        .unwrap_or(DEFAULT_INFLUENCE);
+    anyhow::ensure!(
+        (0.0..=10.0).contains(&influence),
+        "--influence {influence} is out of range: use 0 (off) to 10"
+    );
+    let dir = match (&args.rules, loaded) {
+        (Some(dir), _) => {
+            anyhow::ensure!(
+                dir.is_dir(),
+                "rules folder {} does not exist",
+                dir.display()
+            );
+            dir.clone()
+        }
+        (None, Some(l)) => l.resolve(&l.config.classify.rules),
+        (None, None) => PathBuf::from("rules"),
     };
-    let engine = Engine::load(&dir, uncertain)?;
+    // The learned component as the daemon has it: the daemon's copy also holds the staff
+    // corrections in its store; this one is the shipped model.
+    let model = std::sync::Arc::new(crate::classify::learned::shipped().clone());
+    let engine = load_engine(&dir, uncertain, &model, influence)?;
     if let Some(corpus) = &args.eval {
         return evaluate(&engine, corpus, args.json);
     }
@@ -165,6 +185,13 @@ fn evaluate(engine: &Engine, dir: &Path, json: bool) -> anyhow::Result<ExitCode>
         "\ncomplaint recall {:.3}, precision {:.3}; macro-F1 {:.3}\n",
         c.recall, c.precision, report.macro_f1
     );
+    if let Some(l) = &report.learned {
+        println!(
+            "learned component (influence {}): right alone {:.3}; rules alone {:.3}, with it {:.3}; \
+             decisions it changed: {} to the right kind, {} away from it\n",
+            l.influence, l.accuracy, l.rules_alone_accuracy, l.combined_accuracy, l.fixed, l.broke
+        );
+    }
     println!("confusion (rows: truth, columns: predicted)");
     let kinds: Vec<MessageKind> = report.per_kind.keys().copied().collect();
     print!("{:<20}", "");

@@ -296,6 +296,9 @@ pub struct ClassifyConfig {
     /// complaint marked for review; `offer_choice` keeps the other kind, marked for review,
     /// and the service request letter offers the choice to complain (Code 1.3).
     pub uncertain: crate::classify::engine::Uncertain,
+    /// How much the learned component (trained on the shipped corpus and staff corrections)
+    /// weighs next to the rules: 1.0 is as much as one strong rule, 0 turns it off.
+    pub learned_influence: f32,
 }
 
 impl Default for ClassifyConfig {
@@ -303,6 +306,7 @@ impl Default for ClassifyConfig {
         ClassifyConfig {
             rules: PathBuf::from("rules"),
             uncertain: crate::classify::engine::Uncertain::ComplaintForReview,
+            learned_influence: crate::classify::engine::DEFAULT_INFLUENCE,
         }
     }
 }
@@ -348,6 +352,9 @@ pub struct Loaded {
     pub timezone: chrono_tz::Tz,
     pub calendar: crate::core::calendar::Calendar,
     pub policy: crate::core::code::PolicyProfile,
+    /// The classification rules and learned component in force (reloaded on SIGHUP,
+    /// retrained on staff corrections).
+    pub classifier: crate::classify::live::LiveRules,
 }
 
 impl Loaded {

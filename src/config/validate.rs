@@ -7,6 +7,7 @@ use std::path::Path;
 use email_address::EmailAddress;
 
 use super::{Config, Loaded, OmbudsmanContact, Problem};
+use crate::classify::live::LiveRules;
 use crate::core::calendar::Calendar;
 use crate::core::code::{PolicyProfile, Severity};
 
@@ -110,6 +111,31 @@ pub(super) fn check(
         );
     }
 
+    let c = &config.classify;
+    if !(0.0..=10.0).contains(&c.learned_influence) {
+        report(
+            "classify.learned_influence",
+            format!(
+                "{} is out of range: use 0 (off) to 10; 1 weighs as much as one strong rule",
+                c.learned_influence
+            ),
+        );
+    }
+    let rules_dir = base.join(&c.rules);
+    let classifier = match LiveRules::load_with(
+        &rules_dir,
+        c.uncertain,
+        c.learned_influence.clamp(0.0, 10.0),
+    ) {
+        Ok(live) => Some(live),
+        Err(e) => {
+            for problem in &e.problems {
+                report("classify.rules", problem.to_string());
+            }
+            None
+        }
+    };
+
     let mut config = config.clone();
     if let Some(ca) = &config.mail.ca_file {
         let path = base.join(ca);
@@ -132,6 +158,7 @@ pub(super) fn check(
         timezone: timezone.ok()?,
         calendar,
         policy: policy?,
+        classifier: classifier?,
     })
 }
 
