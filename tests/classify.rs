@@ -127,7 +127,17 @@ fn eval_scores_a_labelled_corpus() {
     )
     .unwrap();
     std::fs::write(corpus.join("3.txt"), "kind: complaint\nflags: dissatisfaction\nchannel: email\n---\nSubject: y\n\nnobody came again\n").unwrap();
-    let out = classify(dir.path(), &["--json", "--eval", corpus.to_str().unwrap()]);
+    // Rules alone: the shipped learned component would otherwise have its say too.
+    let out = classify(
+        dir.path(),
+        &[
+            "--json",
+            "--influence",
+            "0",
+            "--eval",
+            corpus.to_str().unwrap(),
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",

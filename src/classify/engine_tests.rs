@@ -35,6 +35,12 @@ kind = "complaint"
 channels = ["facebook", "x"]
 
 [[rule]]
+id = "mp.constituent"
+patterns = ['\bconstituent\b']
+kind = "mp_enquiry"
+weight = 3.0
+
+[[rule]]
 id = "thanks.only_on_replies"
 patterns = ['\bthank(s| you)\b']
 kind = "correspondence"
@@ -139,13 +145,36 @@ fn code_6_12_unhappy_after_the_stage1_response_is_a_stage2_request() {
 }
 
 #[test]
-fn unhappy_again_on_an_open_complaint_joins_it_as_correspondence() {
+fn after_the_stage1_response_thanks_then_a_new_grievance_is_a_new_complaint() {
+    let v = engine(Uncertain::ComplaintForReview).classify(&input(
+        "Re: your response",
+        "Thank you, the door is done. Separately, I am fed up with the caretaker.",
+        Context::Stage1Responded,
+    ));
+    assert_eq!(v.kind, MessageKind::Complaint);
+}
+
+#[test]
+fn an_mp_enquiry_with_anger_in_it_keeps_its_own_route() {
+    // The close-call override is for kinds that would otherwise go unanswered as a
+    // complaint (service request, comment...); an MP's enquiry has its own route (2024 §8.4).
+    let v = engine(Uncertain::ComplaintForReview).classify(&input(
+        "",
+        "My constituent is fed up",
+        Context::None,
+    ));
+    assert_eq!(v.kind, MessageKind::MpEnquiry);
+    assert!(!v.flags.contains(&Flag::NeedsReview));
+}
+
+#[test]
+fn unhappy_again_on_an_open_complaint_stays_a_complaint() {
     let v = engine(Uncertain::ComplaintForReview).classify(&input(
         "",
         "I am fed up",
         Context::OpenCase,
     ));
-    assert_eq!(v.kind, MessageKind::Correspondence);
+    assert_eq!(v.kind, MessageKind::Complaint);
     assert!(v.flags.contains(&Flag::Dissatisfaction));
 }
 
@@ -276,7 +305,7 @@ fn a_folder_with_a_bad_file_is_refused_whole_so_the_old_rules_stay() {
     assert!(text.contains("b.toml:3"), "{text}");
     assert!(text.contains("does not compile"), "{text}");
     // The caller keeps `loaded`: the rule set in force is unchanged.
-    assert_eq!(loaded.rules().len(), 6);
+    assert_eq!(loaded.rules().len(), 7);
 }
 
 #[test]

@@ -29,30 +29,35 @@ fn strip_reply_prefixes(subject: &str) -> String {
     }
 }
 
-/// The resident's own text: everything before the first marker of quoted or forwarded mail or
-/// a signature, less any `>`-quoted lines.
+/// The resident's own text: everything before the first marker of quoted or forwarded mail,
+/// less any `>`-quoted lines and the closing formula ("Kind regards"). The few lines after a
+/// closing are kept: they are the writer's signature, and "Cllr Ade Olumide, Riverside Ward"
+/// or "Member of Parliament for Millbrook East" there is what makes a letter an MP's or
+/// councillor's enquiry.
 fn strip_quoted(body: &str) -> String {
     let lines: Vec<&str> = body.lines().collect();
-    let mut end = lines.len();
-    for (i, line) in lines.iter().enumerate() {
-        if starts_quote(line, lines.get(i + 1).copied()) {
-            end = i;
-            break;
-        }
-        if is_closing(line) && lines.len() - i <= 7 {
-            end = i;
-            break;
-        }
-    }
-    lines[..end]
+    let end = lines
         .iter()
-        .filter(|l| !l.trim_start().starts_with('>'))
-        .map(|l| l.trim_end())
+        .enumerate()
+        .position(|(i, line)| starts_quote(line, lines.get(i + 1).copied()))
+        .unwrap_or(lines.len());
+    let own = &lines[..end];
+    let closing = own
+        .iter()
+        .enumerate()
+        .position(|(i, line)| is_closing(line) && own.len() - i <= SIGNATURE_LINES);
+    own.iter()
+        .enumerate()
+        .filter(|(i, l)| Some(*i) != closing && !l.trim_start().starts_with('>'))
+        .map(|(_, l)| l.trim_end())
         .collect::<Vec<_>>()
         .join("\n")
         .trim()
         .to_owned()
 }
+
+/// A closing formula this close to the end of the resident's text starts the signature.
+const SIGNATURE_LINES: usize = 7;
 
 /// A line that begins quoted, forwarded or signature material.
 fn starts_quote(line: &str, next: Option<&str>) -> bool {
@@ -98,12 +103,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quoted_replies_and_signatures_are_dropped() {
+    fn quoted_replies_and_the_closing_are_dropped_but_the_signature_stays() {
         let body = "Thanks, that's sorted now.\n\nKind regards,\nJo Bloggs\nFlat 4\n\nOn Mon, 3 Nov 2026 at 10:00, Example Homes <c@example.org>\nwrote:\n> We apologise for the delay and the poor service.\n";
         assert_eq!(
             normalise("Re: RE: [EH-2026-00001] Your complaint", body),
-            "[EH-2026-00001] Your complaint\nThanks, that's sorted now."
+            "[EH-2026-00001] Your complaint\nThanks, that's sorted now.\n\nJo Bloggs\nFlat 4"
         );
+        // Who signed it can decide the kind: a councillor's enquiry has its own route.
+        let councillor = "Can you tell me when the lifts will be fixed?\n\nMany thanks,\nCllr Ade Olumide\nRiverside Ward";
+        assert!(normalise("", councillor).ends_with("Cllr Ade Olumide\nRiverside Ward"));
     }
 
     #[test]

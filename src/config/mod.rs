@@ -352,9 +352,6 @@ pub struct Loaded {
     pub timezone: chrono_tz::Tz,
     pub calendar: crate::core::calendar::Calendar,
     pub policy: crate::core::code::PolicyProfile,
-    /// The classification rules and learned component in force (reloaded on SIGHUP,
-    /// retrained on staff corrections).
-    pub classifier: crate::classify::live::LiveRules,
 }
 
 impl Loaded {

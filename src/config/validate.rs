@@ -7,7 +7,6 @@ use std::path::Path;
 use email_address::EmailAddress;
 
 use super::{Config, Loaded, OmbudsmanContact, Problem};
-use crate::classify::live::LiveRules;
 use crate::core::calendar::Calendar;
 use crate::core::code::{PolicyProfile, Severity};
 
@@ -121,20 +120,6 @@ pub(super) fn check(
             ),
         );
     }
-    let rules_dir = base.join(&c.rules);
-    let classifier = match LiveRules::load_with(
-        &rules_dir,
-        c.uncertain,
-        c.learned_influence.clamp(0.0, 10.0),
-    ) {
-        Ok(live) => Some(live),
-        Err(e) => {
-            for problem in &e.problems {
-                report("classify.rules", problem.to_string());
-            }
-            None
-        }
-    };
 
     let mut config = config.clone();
     if let Some(ca) = &config.mail.ca_file {
@@ -158,7 +143,6 @@ pub(super) fn check(
         timezone: timezone.ok()?,
         calendar,
         policy: policy?,
-        classifier: classifier?,
     })
 }
 
