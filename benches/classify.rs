@@ -42,13 +42,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("corpus", |b| {
         b.iter(|| {
             for m in &corpus {
-                let input = Input {
-                    subject: &m.subject,
-                    body: &m.body,
-                    channel: m.channel,
-                    context: m.context,
-                };
-                std::hint::black_box(engine.classify(&input));
+                std::hint::black_box(engine.classify(&m.input()));
             }
         })
     });

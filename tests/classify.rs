@@ -184,13 +184,7 @@ fn every_shipped_rule_decides_at_least_one_corpus_message() {
     all.extend(corpus("heldout"));
     let mut fired = std::collections::BTreeSet::new();
     for m in &all {
-        let input = redress::classify::engine::Input {
-            subject: &m.subject,
-            body: &m.body,
-            channel: m.channel,
-            context: m.context,
-        };
-        fired.extend(engine.classify(&input).rules.into_iter().map(|f| f.id));
+        fired.extend(engine.classify(&m.input()).rules.into_iter().map(|f| f.id));
     }
     let unused: Vec<&str> = engine
         .rules()

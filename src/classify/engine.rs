@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::learned::NaiveBayes;
 use super::normalise::normalise;
+use super::prefilter::{Gate, Prefilter, Scan};
 use super::rules::{Rule, RulesError, Target, load_dir};
 use super::{Context, MessageKind};
 use crate::core::model::{Channel, Flag};
@@ -78,6 +79,8 @@ const BASELINE: f32 = 0.5;
 /// a near-tie but not overrule a rule. Staff corrections make it better; landlords with many
 /// can raise `[classify] learned_influence`.
 pub const DEFAULT_INFLUENCE: f32 = 0.25;
+/// The influences a landlord may set: off, up to ten strong rules' worth.
+pub const INFLUENCE_RANGE: std::ops::RangeInclusive<f32> = 0.0..=10.0;
 /// Complaint evidence at least this share of the winner's counts as "close".
 const CLOSE: f32 = 0.5;
 
@@ -110,13 +113,6 @@ impl Engine {
         self
     }
 
-    /// The shipped rules with the shipped learned component, at its default influence: what
-    /// redress uses when the landlord has no rules folder of their own.
-    pub fn shipped(uncertain: Uncertain) -> Result<Engine, RulesError> {
-        Ok(Engine::new(super::rules::load_default()?, uncertain)
-            .with_model(super::learned::shipped().clone(), DEFAULT_INFLUENCE))
-    }
-
     /// The same rules without the learned component, to show what it changes.
     pub fn without_model(&self) -> Engine {
         Engine {
@@ -128,11 +124,6 @@ impl Engine {
     /// The learned component's influence, if one is in use.
     pub fn influence(&self) -> Option<f32> {
         self.model.as_ref().map(|(_, i)| *i)
-    }
-
-    /// The learned component in use, if any.
-    pub fn model(&self) -> Option<&NaiveBayes> {
-        self.model.as_ref().map(|(m, _)| m.as_ref())
     }
 
     /// Loads and checks every rule file in `dir`.
@@ -214,11 +205,8 @@ impl Engine {
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let (mut kind, top) = ranked[0];
         let second = ranked.get(1).map_or(0.0, |r| r.1);
-        let complaint = scores.get(&MessageKind::Complaint).copied().unwrap_or(0.0)
-            + scores
-                .get(&MessageKind::Stage2Request)
-                .copied()
-                .unwrap_or(0.0);
+        let score = |k: MessageKind| scores.get(&k).copied().unwrap_or(0.0);
+        let complaint = score(MessageKind::Complaint) + score(MessageKind::Stage2Request);
         // Only the kinds that would otherwise send the message down a lighter route are
         // overridden. An MP's letter, an ASB report, a claim or a request for information
         // often carries someone's anger but has its own process (SPEC §1), where staff can
@@ -237,7 +225,6 @@ impl Engine {
                 kind = MessageKind::Complaint;
             }
         }
-        let score = |k: MessageKind| scores.get(&k).copied().unwrap_or(0.0);
         let new_matter = score(MessageKind::Stage2Request) == 0.0
             && score(MessageKind::Correspondence) > BASELINE;
         let kind = in_context(kind, context, new_matter);
@@ -280,7 +267,7 @@ fn applies(rule: &Rule, input: &Input<'_>) -> bool {
 /// running every pattern as written gives: a skipped pattern has no match, and of the rest the
 /// earliest match is kept, the first pattern winning a tie, as before.
 ///
-/// [`Plan`]: super::rules::Plan
+/// [`Plan`]: super::prefilter::Plan
 fn first_match(rule: &Rule, gates: &[Gate], scan: &Scan, text: &str) -> Option<String> {
     let (start, end) = rule
         .patterns
@@ -301,128 +288,6 @@ fn first_match(rule: &Rule, gates: &[Gate], scan: &Scan, text: &str) -> Option<S
         }
     }
     Some(text[start..end].chars().take(80).collect())
-}
-
-/// One pattern's required literals ([`Plan::required`]), as the numbers of its clauses in the
-/// prefilter: the pattern may match only if every one of them is satisfied.
-///
-/// [`Plan::required`]: super::rules::Plan::required
-type Gate = Box<[u32]>;
-
-/// Finds, in one pass over a text, which patterns' required literals it contains, so that
-/// patterns that cannot match are never run. Exact: a pattern is skipped only when the folded
-/// text has no literal of one of its clauses, and then the pattern has no match in it.
-#[derive(Clone, Debug)]
-struct Prefilter {
-    /// Every required literal of every pattern, folded; `None` when there are none.
-    literals: Option<aho_corasick::AhoCorasick>,
-    /// For each literal, by number, the clauses it satisfies.
-    satisfies: Vec<Box<[u32]>>,
-    /// How many distinct clauses there are.
-    clauses: usize,
-    /// Per rule, per pattern (in the order of `Engine::rules`): its gate.
-    gates: Vec<Vec<Gate>>,
-}
-
-/// What [`Prefilter::scan`] found in one text.
-struct Scan {
-    /// Which clauses the folded text satisfies, by number.
-    satisfied: Vec<bool>,
-    /// The text has no non-ASCII word character, so ASCII word boundaries agree with Unicode
-    /// ones on it ([`Plan::ascii`]).
-    ///
-    /// [`Plan::ascii`]: super::rules::Plan::ascii
-    ascii_words: bool,
-}
-
-impl Prefilter {
-    fn new(rules: &[Rule]) -> Prefilter {
-        use std::collections::HashMap;
-        let mut literal_numbers: HashMap<&[u8], u32> = HashMap::new();
-        let mut literals: Vec<&[u8]> = Vec::new();
-        let mut clause_numbers: HashMap<Vec<u32>, u32> = HashMap::new();
-        let mut satisfies: Vec<Vec<u32>> = Vec::new();
-        let mut gates: Vec<Vec<Gate>> = Vec::with_capacity(rules.len());
-        for rule in rules {
-            let mut per_pattern = Vec::with_capacity(rule.plans.len());
-            for plan in &rule.plans {
-                let mut gate = Vec::with_capacity(plan.required.len());
-                for clause in &plan.required {
-                    let mut members: Vec<u32> = clause
-                        .iter()
-                        .map(|literal| {
-                            *literal_numbers.entry(literal).or_insert_with(|| {
-                                literals.push(literal);
-                                satisfies.push(Vec::new());
-                                (literals.len() - 1) as u32
-                            })
-                        })
-                        .collect();
-                    members.sort_unstable();
-                    members.dedup();
-                    let next = clause_numbers.len() as u32;
-                    let number = *clause_numbers.entry(members.clone()).or_insert(next);
-                    if number == next {
-                        for &literal in &members {
-                            satisfies[literal as usize].push(number);
-                        }
-                    }
-                    gate.push(number);
-                }
-                per_pattern.push(gate.into_boxed_slice());
-            }
-            gates.push(per_pattern);
-        }
-        // The default (standard) match semantics allow an overlapping search, which reports
-        // every occurrence of every literal, also inside or across others.
-        let automaton = aho_corasick::AhoCorasick::builder().build(&literals).ok();
-        if automaton.is_none() {
-            // Nothing known without it: every pattern runs.
-            for gate in gates.iter_mut().flatten() {
-                *gate = Gate::default();
-            }
-        }
-        Prefilter {
-            literals: automaton,
-            satisfies: satisfies.into_iter().map(Vec::into_boxed_slice).collect(),
-            clauses: clause_numbers.len(),
-            gates,
-        }
-    }
-
-    fn scan(&self, text: &str) -> Scan {
-        let mut satisfied = vec![false; self.clauses];
-        if let Some(automaton) = &self.literals
-            && self.clauses > 0
-        {
-            let mut folded = Vec::new();
-            super::rules::fold_into(text, &mut folded);
-            let mut seen = vec![false; self.satisfies.len()];
-            for m in automaton.find_overlapping_iter(&folded) {
-                let literal = m.pattern().as_usize();
-                if !std::mem::replace(&mut seen[literal], true) {
-                    for &clause in &self.satisfies[literal] {
-                        satisfied[clause as usize] = true;
-                    }
-                }
-            }
-        }
-        let ascii_words = text.is_ascii()
-            || !text
-                .chars()
-                .any(|c| !c.is_ascii() && regex_syntax::try_is_word_character(c).unwrap_or(true));
-        Scan {
-            satisfied,
-            ascii_words,
-        }
-    }
-}
-
-impl Scan {
-    /// Whether a pattern with this gate may match: every clause of it is satisfied.
-    fn allows(&self, gate: &Gate) -> bool {
-        gate.iter().all(|&clause| self.satisfied[clause as usize])
-    }
 }
 
 fn floor_boundary(text: &str, mut i: usize) -> usize {

@@ -25,6 +25,18 @@ pub struct Labelled {
     pub body: String,
 }
 
+impl Labelled {
+    /// The message as the engine reads it.
+    pub fn input(&self) -> Input<'_> {
+        Input {
+            subject: &self.subject,
+            body: &self.body,
+            channel: self.channel,
+            context: self.context,
+        }
+    }
+}
+
 /// Reads a corpus file; the error says which header is wrong.
 pub fn parse_labelled(text: &str) -> Result<Labelled, String> {
     let (header, message) = text
@@ -149,12 +161,7 @@ pub fn evaluate(engine: &Engine, corpus: &[Labelled]) -> Report {
     });
     let (mut model_right, mut rules_right, mut right) = (0usize, 0usize, 0usize);
     for m in corpus {
-        let input = Input {
-            subject: &m.subject,
-            body: &m.body,
-            channel: m.channel,
-            context: m.context,
-        };
+        let input = m.input();
         let verdict = engine.classify(&input);
         let predicted = verdict.kind;
         right += usize::from(predicted == m.kind);

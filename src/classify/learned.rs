@@ -115,6 +115,12 @@ pub fn learning_text(context: Context, normalised: &str) -> String {
     format!("{word} {normalised}")
 }
 
+/// [`learning_text`] of a whole message: normalised as the engine does before it asks the
+/// model, so training and classifying read the same words.
+fn message_text(context: Context, subject: &str, body: &str) -> String {
+    learning_text(context, &super::normalise::normalise(subject, body))
+}
+
 mod training {
     include!(concat!(env!("OUT_DIR"), "/training.rs"));
 }
@@ -130,8 +136,7 @@ pub fn shipped() -> &'static NaiveBayes {
             // The corpus is checked by the test suite; a file that does not parse is skipped
             // rather than stopping the daemon.
             if let Ok(m) = super::eval::parse_labelled(text) {
-                let normalised = super::normalise::normalise(&m.subject, &m.body);
-                model.train(m.kind, &learning_text(m.context, &normalised));
+                model.train(m.kind, &message_text(m.context, &m.subject, &m.body));
             }
         }
         model
@@ -144,8 +149,7 @@ pub fn shipped() -> &'static NaiveBayes {
 pub fn with_corrections(corrections: &[Correction]) -> NaiveBayes {
     let mut model = shipped().clone();
     for c in corrections {
-        let normalised = super::normalise::normalise(&c.subject, &c.body);
-        let text = learning_text(c.context, &normalised);
+        let text = message_text(c.context, &c.subject, &c.body);
         for _ in 0..CORRECTION_WEIGHT {
             model.train(c.kind, &text);
         }

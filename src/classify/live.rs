@@ -4,7 +4,7 @@
 //! the landlord with no classifier.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use super::engine::{DEFAULT_INFLUENCE, Engine, Input, Uncertain, Verdict};
 use super::learned::{self, Correction, NaiveBayes};
@@ -18,6 +18,9 @@ pub struct LiveRules {
     influence: f32,
     model: Arc<RwLock<Arc<NaiveBayes>>>,
     current: Arc<RwLock<Arc<Engine>>>,
+    /// Held while a reload or a retraining builds its engine, so that one cannot put back
+    /// what the other has just replaced (a SIGHUP during a correction).
+    updating: Arc<Mutex<()>>,
 }
 
 impl LiveRules {
@@ -42,12 +45,14 @@ impl LiveRules {
             influence,
             model: Arc::new(RwLock::new(model)),
             current: Arc::new(RwLock::new(Arc::new(engine))),
+            updating: Arc::new(Mutex::new(())),
         })
     }
 
     /// Loads the folder again. On success the new rules are in force and their count is
     /// returned; on failure nothing changes.
     pub fn reload(&self) -> Result<usize, RulesError> {
+        let _updating = lock(&self.updating);
         let model = self.model();
         let engine = load_engine(&self.dir, self.uncertain, &model, self.influence)?;
         let count = engine.rules().len();
@@ -59,10 +64,11 @@ impl LiveRules {
     /// (all of them, not just new ones: retraining from scratch takes milliseconds and
     /// cannot count a correction twice). The rules in force are kept.
     pub fn learn(&self, corrections: &[Correction]) {
+        let _updating = lock(&self.updating);
         let model = Arc::new(learned::with_corrections(corrections));
-        let rules = self.engine().as_ref().clone();
+        let rules = self.engine().without_model();
         *write(&self.model) = model.clone();
-        *write(&self.current) = Arc::new(rules.with_model(model, self.influence));
+        *write(&self.current) = Arc::new(with_model(rules, &model, self.influence));
     }
 
     /// The engine in force now.
@@ -89,6 +95,12 @@ fn read<T: ?Sized>(lock: &RwLock<Arc<T>>) -> Arc<T> {
         .clone()
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -106,12 +118,17 @@ pub fn load_engine(
     } else {
         super::rules::load_default()?
     };
-    let engine = Engine::new(rules, uncertain);
-    Ok(if influence > 0.0 {
+    Ok(with_model(Engine::new(rules, uncertain), model, influence))
+}
+
+/// The engine with the learned component, unless its influence is 0 (then it has none, and
+/// verdicts show no learned view).
+fn with_model(engine: Engine, model: &Arc<NaiveBayes>, influence: f32) -> Engine {
+    if influence > 0.0 {
         engine.with_model(model.clone(), influence)
     } else {
         engine
-    })
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod learned;
 pub mod live;
 pub mod normalise;
 pub mod placeholder;
+mod prefilter;
 pub mod rules;
 
 use serde::{Deserialize, Serialize};

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Args;
 
-use crate::classify::engine::{DEFAULT_INFLUENCE, Engine, Input, Uncertain};
+use crate::classify::engine::{DEFAULT_INFLUENCE, Engine, INFLUENCE_RANGE, Uncertain};
 use crate::classify::eval::{self, Labelled};
 use crate::classify::live::load_engine;
 use crate::classify::{Context, MessageKind};
@@ -42,7 +42,7 @@ pub fn classify(args: &ClassifyArgs, loaded: Option<&Loaded>) -> anyhow::Result<
         .or(settings.map(|c| c.learned_influence))
         .unwrap_or(DEFAULT_INFLUENCE);
     anyhow::ensure!(
-        (0.0..=10.0).contains(&influence),
+        INFLUENCE_RANGE.contains(&influence),
         "--influence {influence} is out of range: use 0 (off) to 10"
     );
     let dir = match (&args.rules, loaded) {
@@ -80,13 +80,7 @@ pub fn classify(args: &ClassifyArgs, loaded: Option<&Loaded>) -> anyhow::Result<
 
 fn print_one(engine: &Engine, name: &str, raw: &[u8], json: bool) -> anyhow::Result<()> {
     let message = read_message(name, raw);
-    let input = Input {
-        subject: &message.subject,
-        body: &message.body,
-        channel: message.channel,
-        context: message.context,
-    };
-    let v = engine.classify(&input);
+    let v = engine.classify(&message.input());
     if json {
         /// The line format, fields in this order.
         #[derive(serde::Serialize)]

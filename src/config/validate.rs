@@ -111,7 +111,7 @@ pub(super) fn check(
     }
 
     let c = &config.classify;
-    if !(0.0..=10.0).contains(&c.learned_influence) {
+    if !crate::classify::engine::INFLUENCE_RANGE.contains(&c.learned_influence) {
         report(
             "classify.learned_influence",
             format!(
