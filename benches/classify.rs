@@ -1,5 +1,6 @@
 //! Classification speed (`cargo bench --bench classify`): classifications per second on one
-//! core over the labelled corpus with the shipped rules, and the time for one message with a
+//! core over the labelled corpus with the shipped rules (alone, and with the shipped learned
+//! component at its default influence), and the time for one message with a
 //! 1 MB body, which must grow linearly with size (the regex crate guarantees linear-time
 //! matching; this shows the rest of the pipeline keeps it so).
 
@@ -7,8 +8,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use redress::classify::engine::{Engine, Input, Uncertain};
+use redress::classify::engine::{DEFAULT_INFLUENCE, Engine, Input, Uncertain};
 use redress::classify::eval::{Labelled, parse_labelled};
+use redress::classify::learned;
 use redress::classify::rules::load_default;
 
 fn corpus() -> Vec<Labelled> {
@@ -39,13 +41,18 @@ fn bench(c: &mut Criterion) {
     let corpus = corpus();
     let mut group = c.benchmark_group("classify");
     group.throughput(Throughput::Elements(corpus.len().max(1) as u64));
-    group.bench_function("corpus", |b| {
-        b.iter(|| {
-            for m in &corpus {
-                std::hint::black_box(engine.classify(&m.input()));
-            }
-        })
-    });
+    let run = |engine: &Engine| {
+        for m in &corpus {
+            std::hint::black_box(engine.classify(&m.input()));
+        }
+    };
+    group.bench_function("corpus", |b| b.iter(|| run(&engine)));
+    // As the daemon runs it: the learned component trained on the tune part only.
+    let with_model = engine.clone().with_model(
+        std::sync::Arc::new(learned::shipped().clone()),
+        DEFAULT_INFLUENCE,
+    );
+    group.bench_function("corpus_with_model", |b| b.iter(|| run(&with_model)));
     group.finish();
 
     // One large message at 128 KB, 256 KB, 512 KB and 1 MB: the times should double with size.

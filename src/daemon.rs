@@ -3,7 +3,9 @@
 //! Start-up is a linear sequence of logged steps: open the store, start intake (Maildir and/or
 //! IMAP), the drafter (queued draft effects → drafts), the outbox and the HTTP API, then tell
 //! systemd we are ready. On SIGTERM or SIGINT every worker is told to stop, finishes the
-//! message in hand, and the process exits 0 within 10 seconds.
+//! message in hand, and the process exits 0 within 10 seconds. On SIGHUP the classification
+//! rules are read again; a broken set is refused with every problem logged, and the rules in
+//! force stay, so a landlord's typo never leaves intake without a classifier.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,6 +16,8 @@ use thiserror::Error;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::classify::live::LiveRules;
+use crate::classify::rules::RulesError;
 use crate::config::Loaded;
 use crate::intake;
 use crate::letters::plain;
@@ -40,6 +44,10 @@ pub enum DaemonError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The classification rules (`classify.rules`) do not load: every problem is listed with
+    /// file and line. At start there is no previous rule set to fall back on.
+    #[error("classify.rules ({dir}): {source}")]
+    Rules { dir: PathBuf, source: RulesError },
 }
 
 /// Where the daemon keeps the API token it made, when the configuration gives none.
@@ -85,10 +93,24 @@ fn api_token(loaded: &Loaded) -> Result<String, DaemonError> {
 pub async fn run(loaded: Loaded) -> Result<(), DaemonError> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     tracing::info!(config = %loaded.origin, "starting redress");
+    // Caught from the start: SIGHUP's default action ends the process.
+    let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| tracing::warn!("SIGHUP cannot be caught ({e}): rules reload needs a restart"))
+        .ok();
+    let classifier = classifier(&loaded)?;
+    tracing::info!(
+        rules = classifier.engine().rules().len(),
+        "classification rules loaded"
+    );
     let store = open_store(&loaded).await?;
     // (No case count here: counting scans every snapshot and would pull the whole store into
     // memory at start-up.)
     tracing::info!(store = %loaded.store_path.display(), "store open");
+    if let Err(e) = learn_corrections(&store, &loaded) {
+        // Intake still works with the shipped learned component; say why corrections are
+        // not in use rather than refuse to start.
+        tracing::error!("staff corrections cannot be read, the classifier runs without them: {e}");
+    }
     let token = api_token(&loaded)?;
     let loaded = Arc::new(loaded);
     let (stop, stopped) = watch::channel(false);
@@ -111,6 +133,9 @@ pub async fn run(loaded: Loaded) -> Result<(), DaemonError> {
         ));
     }
     workers.spawn(drafter(store.clone(), loaded.clone(), stopped.clone()));
+    if let Some(hangup) = hangup {
+        workers.spawn(reload_on_hangup(hangup, loaded.clone(), stopped.clone()));
+    }
     match Transport::from_config(&loaded)? {
         Some(transport) => {
             workers.spawn(outbox::run(
@@ -204,6 +229,79 @@ async fn drafter(store: Store, loaded: Arc<Loaded>, mut shutdown: watch::Receive
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
             _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Retrains the classifier's learned component on the shipped corpus and every staff
+/// correction in the store (all of them: retraining from scratch takes milliseconds and can
+/// never count one twice), and logs how big it is, so staff can see their corrections count.
+/// Called at start and after each `reclassified` event the API records.
+pub fn learn_corrections(store: &Store, loaded: &Loaded) -> Result<(), DaemonError> {
+    let classifier = classifier(loaded)?;
+    if loaded.config.classify.learned_influence <= 0.0 {
+        tracing::info!(
+            rules = classifier.engine().rules().len(),
+            "classifier ready (rules only: classify.learned_influence is 0)"
+        );
+        return Ok(());
+    }
+    let corrections = store.corrections()?;
+    classifier.learn(&corrections);
+    tracing::info!(
+        rules = classifier.engine().rules().len(),
+        examples = classifier.model().examples(),
+        corrections = corrections.len(),
+        "classifier ready: learned component trained on the shipped corpus and staff corrections"
+    );
+    Ok(())
+}
+
+/// The classifier the configuration names, built now if it is not yet.
+fn classifier(loaded: &Loaded) -> Result<&LiveRules, DaemonError> {
+    loaded
+        .classifier
+        .live()
+        .map_err(|source| DaemonError::Rules {
+            dir: loaded.classifier.dir().to_path_buf(),
+            source,
+        })
+}
+
+/// Reloads the classification rules on each SIGHUP until the daemon stops.
+async fn reload_on_hangup(
+    mut hangup: tokio::signal::unix::Signal,
+    loaded: Arc<Loaded>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    while !*shutdown.borrow() {
+        tokio::select! {
+            got = hangup.recv() => match got {
+                Some(()) => reload_rules(&loaded),
+                None => return,
+            },
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// One reload: the new rules in force, or every problem logged and the old rules kept.
+fn reload_rules(loaded: &Loaded) {
+    // Built at start, so this only fails if start-up itself did.
+    let live = match classifier(loaded) {
+        Ok(live) => live,
+        Err(e) => return tracing::error!("SIGHUP: {e}"),
+    };
+    match live.reload() {
+        Ok(count) => tracing::info!(rules = count, "SIGHUP: classification rules reloaded"),
+        Err(e) => {
+            for problem in &e.problems {
+                tracing::error!("classification rules: {problem}");
+            }
+            tracing::error!(
+                problems = e.problems.len(),
+                "SIGHUP: classification rules refused; the rules in force are unchanged"
+            );
         }
     }
 }

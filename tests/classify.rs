@@ -177,6 +177,35 @@ fn shipped() -> redress::classify::engine::Engine {
     )
 }
 
+/// The classifier as intake runs it: the shipped rules with the shipped learned component at
+/// its default influence.
+fn as_shipped() -> redress::classify::engine::Engine {
+    shipped().with_model(
+        redress::classify::learned::shipped().clone(),
+        redress::classify::engine::DEFAULT_INFLUENCE,
+    )
+}
+
+#[test]
+fn the_tuning_corpus_stays_classified_as_labelled_when_rules_are_edited() {
+    // A guard for whoever edits the shipped rules: the tuning part is what they were written
+    // against, so a drop here is a rule that broke something it used to get right.
+    let report = redress::classify::eval::evaluate(&as_shipped(), &corpus("tune"));
+    let c = report.complaint();
+    assert!(
+        report.messages >= 700,
+        "{} tuning messages",
+        report.messages
+    );
+    assert!(c.recall >= 0.99, "complaint recall {:.3}", c.recall);
+    assert!(
+        c.precision >= 0.95,
+        "complaint precision {:.3}",
+        c.precision
+    );
+    assert!(report.macro_f1 >= 0.97, "macro-F1 {:.3}", report.macro_f1);
+}
+
 #[test]
 fn every_shipped_rule_decides_at_least_one_corpus_message() {
     let engine = shipped();
@@ -199,9 +228,9 @@ fn every_shipped_rule_decides_at_least_one_corpus_message() {
 }
 
 #[test]
-#[ignore = "issue 4 in progress: the held-out floors are not met yet (complaint recall 0.842, precision 0.762, macro-F1 0.831); run with --ignored"]
+#[ignore = "issue 4 in progress: complaint recall on the held-out part is 0.868 (floor 0.95); precision 0.892 and macro-F1 0.919 meet theirs; run with --ignored"]
 fn on_the_held_out_corpus_complaints_are_caught_and_kinds_told_apart() {
-    let report = redress::classify::eval::evaluate(&shipped(), &corpus("heldout"));
+    let report = redress::classify::eval::evaluate(&as_shipped(), &corpus("heldout"));
     let c = report.complaint();
     assert!(
         report.messages >= 100,

@@ -419,10 +419,19 @@ fn check_config_accepts_the_example() {
     run.ok();
     assert!(
         run.stdout
-            .contains("ok (Example Homes, policy code-2024, 4 staff, store "),
+            .contains("ok (Example Homes, policy code-2024, 4 staff, "),
         "{}",
         run.stdout
     );
+    // The shipped rules were built and counted, as the daemon would at start.
+    let rules: usize = run
+        .stdout
+        .split(" classification rules, store ")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no rule count in {}", run.stdout));
+    assert!(rules >= 100, "{}", run.stdout);
 }
 
 const BROKEN: &str = r#"[organisation]

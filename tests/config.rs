@@ -740,3 +740,39 @@ fn missing_file_is_a_read_error() {
         other => panic!("expected ConfigError::Read, got {other:?}"),
     }
 }
+
+#[test]
+fn check_config_reports_a_broken_rule_file_under_classify_rules_with_its_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("my-rules");
+    std::fs::create_dir(&rules).unwrap();
+    // Line 3 holds a pattern that is not a regular expression.
+    std::fs::write(
+        rules.join("repairs.toml"),
+        "[[rule]]\nid = \"repairs.tap\"\npatterns = ['dripping (tap']\nkind = \"service_request\"\n",
+    )
+    .unwrap();
+    let config = dir.path().join("redress.toml");
+    std::fs::write(
+        &config,
+        format!("{MINIMAL}\n[classify]\nrules = \"my-rules\"\n"),
+    )
+    .unwrap();
+
+    // Loading the configuration itself does not build the classifier (most commands never
+    // classify); check-config does, as the daemon does at start.
+    assert!(load(&config, no_env()).is_ok());
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_redress"))
+        .args(["check-config", "--config"])
+        .arg(&config)
+        .env_remove("REDRESS_CONFIG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a broken rule set fails the check");
+    assert!(
+        stderr.contains("classify.rules") && stderr.contains("repairs.toml:3"),
+        "{stderr}"
+    );
+}

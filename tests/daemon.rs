@@ -2,12 +2,12 @@
 //! staff would: through the real binary and its command line.
 
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 #[path = "common/daemon.rs"]
 mod common_daemon;
-use common_daemon::{configure, redress, start, stop};
+use common_daemon::{BIN, configure, hangup, redress, start, start_logging, stop};
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -394,4 +394,241 @@ async fn api_needs_the_bearer_token_and_says_what_is_wrong() {
     .unwrap();
     assert_eq!(shown["case"]["status"], "acknowledged");
     stop(d);
+}
+
+/// The daemon's log so far.
+fn log_text(log: &Path) -> String {
+    std::fs::read_to_string(log).unwrap_or_default()
+}
+
+/// The kinds of the cases so far, in reference order, through the API (the daemon's own
+/// view, whatever the rule files on disk say now).
+async fn kinds(base: &str, token: &str) -> Vec<String> {
+    let cases: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/api/cases"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut cases: Vec<(String, String)> = cases
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["reference"].as_str().unwrap_or_default().to_owned(),
+                c["kind"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    cases.sort();
+    cases.into_iter().map(|(_, kind)| kind).collect()
+}
+
+/// Waits until the API lists `n` cases, then gives their kinds.
+async fn kinds_of(n: usize, base: &str, token: &str, log: &Path) -> Vec<String> {
+    let begun = Instant::now();
+    loop {
+        let kinds = kinds(base, token).await;
+        if kinds.len() >= n {
+            return kinds;
+        }
+        assert!(
+            begun.elapsed() < Duration::from_secs(20),
+            "timed out waiting for case {n}:\n{}",
+            log_text(log)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A message from `from` that only the test's made-up word can classify.
+fn zorblax(from: &str, n: u32) -> String {
+    format!(
+        "From: {from}\r\nTo: complaints@example.org\r\nSubject: Note {n}\r\nMessage-ID: <z{n}@example.net>\r\n\r\nThe zorblax is here.\r\n"
+    )
+}
+
+#[test]
+fn the_daemon_refuses_to_start_on_a_broken_rule_set_and_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _port) = configure(dir.path());
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("mine.toml"),
+        "[[rule]]\nid = \"mine.tap\"\npatterns = ['dripping (tap']\nkind = \"service_request\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&config)
+        .env_remove("REDRESS_CONFIG")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started with a broken rule set");
+    assert!(
+        stderr.contains("classify.rules") && stderr.contains("mine.toml:3"),
+        "{stderr}"
+    );
+    // Nothing was opened: the store was never created.
+    assert!(!dir.path().join("data/redress.sled").exists());
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_rules_and_a_broken_rule_file_leaves_the_rules_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, port) = configure(dir.path());
+    // Rules only (no learned component), so the rule file alone decides.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let rules_only = text.replace("learned_influence = 0.25", "learned_influence = 0.0");
+    assert_ne!(rules_only, text, "the example's [classify] section moved");
+    std::fs::write(&config, rules_only).unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    let rule_file = rules.join("test.toml");
+    let rule = |pattern: &str, kind: &str| {
+        format!(
+            "[[rule]]\nid = \"test.zorblax\"\npatterns = ['{pattern}']\nkind = \"{kind}\"\nweight = 3.0\n"
+        )
+    };
+    std::fs::write(&rule_file, rule("zorblax", "compliment")).unwrap();
+    let log = dir.path().join("daemon.log");
+    let d = start_logging(&config, port, &log);
+    let token = std::fs::read_to_string(dir.path().join("data/redress.api-token")).unwrap();
+    let token = token.trim();
+    let base = format!("http://127.0.0.1:{port}");
+    let maildir = dir.path().join("data/maildir");
+
+    deliver(&maildir, "1.m", &zorblax("a@example.net", 1));
+    assert_eq!(kinds_of(1, &base, token, &log).await, ["compliment"]);
+
+    // The landlord edits the rule and signals: the new rule is in force.
+    std::fs::write(&rule_file, rule("zorblax", "comment")).unwrap();
+    hangup(&d);
+    wait_until("the reload is logged", || {
+        log_text(&log).contains("classification rules reloaded")
+    });
+    deliver(&maildir, "2.m", &zorblax("b@example.net", 2));
+    assert_eq!(
+        kinds_of(2, &base, token, &log).await,
+        ["compliment", "comment"]
+    );
+
+    // A typo (line 3): refused, every problem logged at error level with file and line, and
+    // the rules in force stay.
+    std::fs::write(&rule_file, rule("zorblax(", "compliment")).unwrap();
+    hangup(&d);
+    wait_until("the refusal is logged", || {
+        log_text(&log).contains("classification rules refused")
+    });
+    let logged = log_text(&log);
+    assert!(
+        logged
+            .lines()
+            .any(|l| l.contains("ERROR") && l.contains("test.toml:3")),
+        "{logged}"
+    );
+    deliver(&maildir, "3.m", &zorblax("c@example.net", 3));
+    assert_eq!(
+        kinds_of(3, &base, token, &log).await,
+        ["compliment", "comment", "comment"]
+    );
+    stop(d);
+}
+
+#[tokio::test]
+async fn a_reclassification_through_the_api_is_kept_as_a_correction_and_retrains_the_classifier() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, port) = configure(dir.path());
+    let log = dir.path().join("daemon.log");
+    let d = start_logging(&config, port, &log);
+    let token = std::fs::read_to_string(dir.path().join("data/redress.api-token")).unwrap();
+    let token = token.trim().to_owned();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let maildir = dir.path().join("data/maildir");
+    // Wording no corpus message and no rule knows.
+    let wording = "Flumbergast quintrel wibbleton snorkdash vorpaline.";
+    let message = |from: &str, n: u32| {
+        format!(
+            "From: {from}\r\nTo: complaints@example.org\r\nSubject: Flumbergast\r\nMessage-ID: <f{n}@example.net>\r\n\r\n{wording}\r\n"
+        )
+    };
+    let get = |path: String| {
+        let request = http.get(format!("{base}{path}")).bearer_auth(&token);
+        async move {
+            request
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    // The learned view kept with the first message of the `n`-th case.
+    let learned_of = |n: usize| {
+        let get = &get;
+        async move {
+            for _ in 0..200 {
+                let cases = get("/api/cases".into()).await;
+                if let Some(reference) = cases[n]["reference"].as_str() {
+                    let shown = get(format!("/api/cases/{reference}")).await;
+                    return (
+                        reference.to_owned(),
+                        shown["case"]["messages"][0]["classification"]["learned"].clone(),
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("case {n} never opened");
+        }
+    };
+
+    deliver(&maildir, "1.m", &message("a@example.net", 1));
+    let (reference, before) = learned_of(0).await;
+    assert_ne!(before["kind"], "compliment", "{before}");
+
+    // Staff say what it really was.
+    let recorded = http
+        .post(format!("{base}/api/cases/{reference}/events"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({
+            "by": "sam.handler@example.org",
+            "event": { "type": "reclassified", "kind": "compliment", "reason": "the resident was thanking us" }
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(recorded.status(), 200, "{}", recorded.text().await.unwrap());
+
+    // The next message in the same words is read with the correction.
+    deliver(&maildir, "2.m", &message("b@example.net", 2));
+    let (_, after) = learned_of(1).await;
+    assert_eq!(after["kind"], "compliment", "{after}");
+    assert!(after["probability"].as_f64().unwrap() > 0.5, "{after}");
+    stop(d);
+    assert!(
+        log_text(&log).contains("corrections=1"),
+        "the retrained model's size is logged:\n{}",
+        log_text(&log)
+    );
+
+    // The correction is in the store, with the words of the message that opened the case.
+    let loaded = redress::config::load(&config, std::iter::empty()).unwrap();
+    let store = redress::store::Store::open(&loaded.store_path, "EH").unwrap();
+    let corrections = store.corrections().unwrap();
+    assert_eq!(corrections.len(), 1, "{corrections:?}");
+    assert_eq!(
+        corrections[0].kind,
+        redress::classify::MessageKind::Compliment
+    );
+    assert_eq!(corrections[0].subject, "Flumbergast");
+    assert!(corrections[0].body.contains(wording), "{corrections:?}");
 }

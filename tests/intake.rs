@@ -11,8 +11,8 @@ use futures::FutureExt;
 use redress::config::{self, Loaded};
 use redress::core::event::{Event, Opened};
 use redress::core::model::{
-    Case, CaseKind, Channel, ComplaintDefinition, Contact, Decision, Outcome as Finding, Stage,
-    Status,
+    Case, CaseKind, Channel, ComplaintDefinition, Contact, Decision, Flag, Outcome as Finding,
+    Stage, Status,
 };
 use redress::core::workflow::{Effect, LetterKind};
 use redress::intake::maildir::{prepare, scan_once};
@@ -316,9 +316,15 @@ async fn a_reply_with_the_case_reference_in_the_subject_joins_that_case() {
     );
     let (to, events) = joined(&lab.take(&reply).await);
     assert_eq!(to, reference);
-    assert_eq!(events, vec!["message_linked".to_owned()]);
+    // The classifier sees a representative writing, which the case now shows.
+    assert_eq!(
+        events,
+        vec!["message_linked".to_owned(), "flags_changed".to_owned()]
+    );
     assert_eq!(lab.store.case_count(), 1);
-    assert_eq!(lab.case(&reference).messages.len(), 2);
+    let case = lab.case(&reference);
+    assert_eq!(case.messages.len(), 2);
+    assert!(case.flags.contains(&Flag::ThirdParty), "{:?}", case.flags);
 
     // A reference that names no case threads nowhere: a new case.
     let stray = email(
@@ -460,6 +466,13 @@ async fn a_new_message_from_a_sender_with_two_open_cases_opens_a_new_one() {
 
 #[tokio::test]
 async fn still_not_happy_after_the_stage_1_response_is_an_escalation_to_stage_2() {
+    // 6.12: no reasons needed; "still not happy" is enough, as is asking outright.
+    for wording in ["I am still not happy.", "Still unhappy, please escalate."] {
+        escalates_after_stage_1(wording).await;
+    }
+}
+
+async fn escalates_after_stage_1(wording: &str) {
     let lab = Lab::new();
     let reference = opened(
         &lab.take(&email(
@@ -510,12 +523,12 @@ async fn still_not_happy_after_the_stage_1_response_is_an_escalation_to_stage_2(
             .contains(&LetterKind::Acknowledgement { stage: Stage::Two })
     );
 
-    // 6.12: no reasons needed. No subject reference either: the sender's one open case.
+    // No subject reference: the sender's one open case.
     let reply = email(
         "jo@example.net",
         "e2@example.net",
         "Re: Your complaint",
-        "I am still not happy.",
+        wording,
         &[],
     );
     let outcome = lab.take_at(&reply, at(2026, 1, 26)).await;
@@ -526,9 +539,16 @@ async fn still_not_happy_after_the_stage_1_response_is_an_escalation_to_stage_2(
         vec![
             "message_linked".to_owned(),
             "escalation_requested".to_owned()
-        ]
+        ],
+        "{wording}"
     );
     let case = lab.case(&reference);
+    let class = case.messages[1].classification.as_ref().unwrap();
+    assert_eq!(
+        (class.kind.as_str(), class.context.as_str()),
+        ("stage2_request", "stage1_responded"),
+        "{wording}"
+    );
     assert_eq!(case.stage, Some(Stage::Two));
     assert_eq!(case.status, Status::Received);
     assert_eq!(case.stages[&Stage::Two].received, day(2026, 1, 26));
@@ -593,6 +613,15 @@ async fn unhappy_with_how_a_repair_was_handled_opens_a_linked_complaint_and_the_
         2,
         "the message is on the service request"
     );
+    let class = service.messages[1].classification.as_ref().unwrap();
+    assert_eq!(
+        (class.kind.as_str(), class.context.as_str()),
+        ("complaint", "service_request")
+    );
+    assert!(
+        !service.flags.contains(&Flag::Dissatisfaction),
+        "the dissatisfaction is the linked complaint's"
+    );
     let complaint = lab
         .cases()
         .into_iter()
@@ -615,6 +644,192 @@ async fn unhappy_with_how_a_repair_was_handled_opens_a_linked_complaint_and_the_
         lab.store.seen(&content_hash(&unhappy)).unwrap(),
         Some(request)
     );
+    lab.assert_verifies();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Classification (SPEC §1): the rules engine decides, and its reasons stay on the record
+
+#[tokio::test]
+async fn an_out_of_office_reply_without_automatic_headers_is_set_aside_naming_the_rule_that_fired()
+{
+    let lab = Lab::new();
+    // No Auto-Submitted, Precedence or X-Autoreply: the header checks let it through.
+    let raw = email(
+        "alex.officer@example.gov.uk",
+        "ooo-body@example.gov.uk",
+        "Re: Your repair",
+        "Thank you for your email. I am currently out of the office until Monday 12 January \
+         with limited access to email. I will reply on my return.",
+        &[],
+    );
+    let outcome = lab.take(&raw).await;
+    let Outcome::SetAside { kind, reason } = &outcome else {
+        panic!("expected the message to be set aside, got {outcome:?}");
+    };
+    assert_eq!(*kind, SetAsideKind::Automated);
+    assert!(
+        reason.contains("automated.out_of_office") && reason.contains("out of the office"),
+        "the reason names the rule and what it matched: {reason}"
+    );
+    assert_eq!(lab.store.case_count(), 0, "never a case");
+    assert!(
+        lab.store.queued_effects().unwrap().is_empty(),
+        "never answered"
+    );
+    let records = lab.store.set_aside_records().unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].reason, *reason);
+    // Taken in again: the same outcome, so the mailbox files it the same way.
+    assert_eq!(lab.take(&raw).await, outcome);
+    lab.assert_verifies();
+}
+
+#[tokio::test]
+async fn a_repair_report_opens_a_service_request() {
+    let lab = Lab::new();
+    let outcome = lab
+        .take(&email(
+            "jo@example.net",
+            "tap@example.net",
+            "Kitchen tap",
+            "Please can you fix my dripping kitchen tap",
+            &[],
+        ))
+        .await;
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Opened {
+                kind: CaseKind::ServiceRequest,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    let case = lab.case(&opened(&outcome));
+    assert!(case.stage.is_none(), "not a complaint: no stage clock");
+    assert!(
+        lab.queued_drafts(&case.reference)
+            .contains(&LetterKind::ServiceRequestLogged)
+    );
+    lab.assert_verifies();
+}
+
+#[tokio::test]
+async fn the_classifiers_kind_confidence_rules_and_learned_view_are_kept_with_the_message() {
+    let lab = Lab::new();
+    let outcome = lab
+        .take(&email(
+            "jo@example.net",
+            "third@example.net",
+            "Nobody came",
+            "This is the third time nobody turned up, I want to make a complaint",
+            &[],
+        ))
+        .await;
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Opened {
+                kind: CaseKind::Complaint,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    let case = lab.case(&opened(&outcome));
+    let class = case.messages[0]
+        .classification
+        .as_ref()
+        .expect("the verdict is kept with the message");
+    assert_eq!(class.kind, "complaint");
+    assert_eq!(class.context, "none");
+    assert!(
+        class.confidence > 0.0 && class.confidence <= 1.0,
+        "{class:?}"
+    );
+    assert!(
+        class
+            .rules
+            .iter()
+            .any(|r| r.id.starts_with("complaint.") && !r.matched.is_empty()),
+        "the rules that fired, with what they matched: {class:?}"
+    );
+    let learned = class
+        .learned
+        .as_ref()
+        .expect("the learned component's view");
+    assert!(
+        learned.probability > 0.0 && learned.influence > 0.0,
+        "{learned:?}"
+    );
+    // The flags the verdict raised are the case's.
+    for flag in &class.flags {
+        assert!(
+            case.flags.contains(flag),
+            "{flag:?} missing from {:?}",
+            case.flags
+        );
+    }
+    // It is part of the opening event, so the record and any export keep it.
+    let events = lab.store.events(&case.reference).unwrap();
+    let Event::Opened(first) = &events[0].event else {
+        panic!("the first event opens the case");
+    };
+    assert_eq!(
+        first.message.as_ref().unwrap().classification.as_ref(),
+        Some(class)
+    );
+    lab.assert_verifies();
+}
+
+#[tokio::test]
+async fn a_gas_smell_mentioned_in_a_reply_flags_the_case_urgent_and_raises_an_alert() {
+    let lab = Lab::new();
+    let reference = opened(
+        &lab.take(&email(
+            "jo@example.net",
+            "g1@example.net",
+            "Mould",
+            "I want to complain about the mould in the bedroom.",
+            &[],
+        ))
+        .await,
+    );
+    assert!(!lab.case(&reference).flags.contains(&Flag::UrgentSafety));
+    let reply = email(
+        "jo@example.net",
+        "g2@example.net",
+        &format!("Re: [{reference}] Mould"),
+        "Also there is a strong smell of gas in the kitchen now.",
+        &[],
+    );
+    let (to, events) = joined(&lab.take(&reply).await);
+    assert_eq!(to, reference);
+    assert_eq!(
+        events,
+        vec!["message_linked".to_owned(), "flags_changed".to_owned()]
+    );
+    let case = lab.case(&reference);
+    assert!(case.flags.contains(&Flag::UrgentSafety), "{:?}", case.flags);
+    let reply_class = case.messages[1].classification.as_ref().unwrap();
+    assert_eq!(reply_class.context, "open_case");
+    assert!(
+        reply_class.rules.iter().any(|r| r.matched.contains("gas")),
+        "{reply_class:?}"
+    );
+    let alerts: Vec<_> = lab
+        .store
+        .queued_effects()
+        .unwrap()
+        .into_iter()
+        .filter(|q| {
+            q.queued.reference == reference
+                && q.queued.effect == Effect::Alert(redress::core::workflow::Alert::UrgentSafety)
+        })
+        .collect();
+    assert_eq!(alerts.len(), 1, "one urgent-safety alert");
     lab.assert_verifies();
 }
 
@@ -1546,5 +1761,66 @@ fn ingest_with_a_received_date_starts_the_codes_clock_on_that_day() {
     assert_eq!(
         store.verify(loaded.rules()).unwrap().problems,
         Vec::<String>::new()
+    );
+}
+
+#[test]
+fn case_show_prints_why_the_classifier_decided() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("redress.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let file = dir.path().join("tap.eml");
+    std::fs::write(
+        &file,
+        email(
+            "jo@example.net",
+            "tap-cli@example.net",
+            "Kitchen tap",
+            "Please can you fix my dripping kitchen tap",
+            &[],
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .env_remove("REDRESS_CONFIG")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let line: serde_json::Value =
+        serde_json::from_str(run(&["ingest", file.to_str().unwrap()]).trim()).unwrap();
+    let reference = line["result"]["reference"].as_str().unwrap().to_owned();
+
+    let shown = run(&["case", "show", &reference]);
+    assert!(
+        shown.contains("classified service_request (confidence"),
+        "{shown}"
+    );
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.trim_start().starts_with("rule service_request.") && l.contains("matched")),
+        "{shown}"
+    );
+    assert!(shown.contains("learned component: "), "{shown}");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&["case", "show", &reference, "--json"])).unwrap();
+    let class = &json["case"]["messages"][0]["classification"];
+    assert_eq!(class["kind"], "service_request", "{json}");
+    assert!(
+        class["rules"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["matched"].as_str().is_some())),
+        "{json}"
     );
 }

@@ -233,6 +233,7 @@ async fn open_case_writes_event_one_a_snapshot_and_index_entries() {
         date: d("2026-12-18"),
         summary: "Complaint about damp".into(),
         source_hash: None,
+        classification: None,
     });
     let commit = store
         .open_case(first.clone(), STAFF, at("2026-12-18T14:30:00Z"), s.rules())
@@ -725,6 +726,7 @@ async fn populated(path: &Path, s: &Setup) -> Store {
         date: d("2026-02-10"),
         summary: "Still not fixed".into(),
         source_hash: None,
+        classification: None,
     };
     store
         .record(
@@ -1349,5 +1351,107 @@ async fn alerts_waiting_for_the_scheduler_are_queued_apart_from_drafts() {
     assert!(
         store.queued_drafts(0).unwrap().is_empty(),
         "the batch limit is respected"
+    );
+}
+
+#[tokio::test]
+async fn a_reclassification_is_kept_as_training_data_with_the_words_of_the_message_that_opened_the_case()
+ {
+    use redress::classify::{Context, MessageKind};
+    let dir = tempfile::tempdir().unwrap();
+    let s = Setup::new();
+    let store = open_store(&dir.path().join("one"));
+
+    // A case opened from an email the store keeps, and one logged from a phone call.
+    let raw = b"From: jo@example.net\r\nSubject: The new porch\r\nMessage-ID: <porch@example.net>\r\n\r\nThe men who built the porch were wonderful, thank you.\r\n";
+    let hash = redress::mail::content_hash(raw);
+    store.put_raw(&hash, raw).unwrap();
+    let mut by_email = opened(CaseKind::ServiceRequest, "2026-01-05", "jo@example.net");
+    by_email.message = Some(LinkedMessage {
+        message_id: "<porch@example.net>".into(),
+        direction: Direction::Inbound,
+        channel: Channel::Email,
+        date: d("2026-01-05"),
+        summary: "The new porch: The men who built the porch were wonderful".into(),
+        source_hash: Some(hash),
+        classification: None,
+    });
+    let email_case = new_case(&store, &s, by_email).await;
+    let phone_case = new_case(
+        &store,
+        &s,
+        opened(CaseKind::ServiceRequest, "2026-01-05", "al@example.org"),
+    )
+    .await;
+    assert!(store.corrections().unwrap().is_empty());
+
+    let reclassify = |kind| Event::Reclassified {
+        kind,
+        reason: "read it again".into(),
+    };
+    record(&store, &s, &email_case, reclassify(CaseKind::Comment)).await;
+    // Only the latest staff decision counts.
+    record(&store, &s, &email_case, reclassify(CaseKind::Compliment)).await;
+    record(&store, &s, &phone_case, reclassify(CaseKind::AsbReport)).await;
+    // A refused reclassification writes nothing.
+    assert!(
+        store
+            .record(
+                &phone_case,
+                reclassify(CaseKind::AsbReport),
+                STAFF,
+                at("2026-01-06T09:00:00Z"),
+                s.rules()
+            )
+            .await
+            .is_err()
+    );
+
+    let corrections = store.corrections().unwrap();
+    assert_eq!(corrections.len(), 2, "{corrections:?}");
+    assert_eq!(corrections[0].kind, MessageKind::Compliment);
+    assert_eq!(corrections[0].context, Context::None);
+    assert_eq!(corrections[0].subject, "The new porch");
+    assert!(
+        corrections[0]
+            .body
+            .contains("The men who built the porch were wonderful"),
+        "{corrections:?}"
+    );
+    // No message: the summary staff wrote stands in for it.
+    assert_eq!(corrections[1].kind, MessageKind::AsbReport);
+    assert_eq!(corrections[1].subject, "");
+    assert_eq!(
+        corrections[1].body,
+        "Damp in the back bedroom, reported twice"
+    );
+    assert_verify_clean(&store, &s);
+
+    // The export holds the events; importing rebuilds the index from them.
+    let restored = open_store(&dir.path().join("two"));
+    restored
+        .import(export_bytes(&store).as_slice(), s.rules())
+        .await
+        .unwrap();
+    let again = restored.corrections().unwrap();
+    assert_eq!(
+        again.iter().map(|c| c.kind).collect::<Vec<_>>(),
+        vec![MessageKind::Compliment, MessageKind::AsbReport]
+    );
+    assert_verify_clean(&restored, &s);
+
+    // Verify notices an entry gone missing.
+    drop(store);
+    let key = format!("t/{email_case}");
+    with_raw_tree(&dir.path().join("one"), |tree| {
+        assert!(tree.remove(key.as_bytes()).unwrap().is_some(), "{key}");
+    });
+    let store = open_store(&dir.path().join("one"));
+    let report = store.verify(s.rules()).unwrap();
+    assert_eq!(
+        report.problems,
+        vec![format!(
+            "{email_case}: correction (event 3) missing from the correction index"
+        )]
     );
 }

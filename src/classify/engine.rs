@@ -159,6 +159,11 @@ impl Engine {
                 matched,
             });
         }
+        // Read on the rules' evidence alone: the learned component gives every kind a share,
+        // so with it no reply would ever be free of stage 2 evidence.
+        let evidence = |k: MessageKind| scores.get(&k).copied().unwrap_or(0.0);
+        let new_matter =
+            evidence(MessageKind::Correspondence) > evidence(MessageKind::Stage2Request);
         let default = if input.context == Context::None {
             MessageKind::ServiceRequest
         } else {
@@ -180,7 +185,7 @@ impl Engine {
                     influence: *influence,
                 });
         }
-        let (kind, confidence) = self.decide(&scores, input.context, &mut flags);
+        let (kind, confidence) = self.decide(&scores, input.context, new_matter, &mut flags);
         if matches!(kind, MessageKind::Complaint | MessageKind::Stage2Request) {
             push_flag(&mut flags, Flag::Dissatisfaction);
         }
@@ -198,6 +203,7 @@ impl Engine {
         &self,
         scores: &BTreeMap<MessageKind, f32>,
         context: Context,
+        new_matter: bool,
         flags: &mut Vec<Flag>,
     ) -> (MessageKind, f32) {
         let mut ranked: Vec<(MessageKind, f32)> = scores.iter().map(|(k, v)| (*k, *v)).collect();
@@ -225,17 +231,16 @@ impl Engine {
                 kind = MessageKind::Complaint;
             }
         }
-        let new_matter = score(MessageKind::Stage2Request) == 0.0
-            && score(MessageKind::Correspondence) > BASELINE;
         let kind = in_context(kind, context, new_matter);
         let confidence = (top / (top + second + BASELINE)).clamp(0.0, 1.0);
         (kind, confidence)
     }
 }
 
-/// What a kind means given what the message replies to. `new_matter`: no stage 2 evidence
-/// fired (nothing about escalating or the response falling short) but the reply accepts or
-/// thanks for something, so its dissatisfaction is about something else.
+/// What a kind means given what the message replies to. `new_matter`: the rules' evidence
+/// that the reply thanks for or accepts the response, or says it raises something else,
+/// outweighs their evidence of escalating or of the response falling short, so its
+/// dissatisfaction is about something else.
 fn in_context(kind: MessageKind, context: Context, new_matter: bool) -> MessageKind {
     use MessageKind::{Complaint, Stage2Request};
     match (kind, context) {

@@ -155,6 +155,26 @@ fn after_the_stage1_response_thanks_then_a_new_grievance_is_a_new_complaint() {
 }
 
 #[test]
+fn a_new_grievance_after_the_stage1_response_stays_new_with_the_learned_component_on() {
+    // The model gives every kind, stage 2 included, a share of the score: the new-matter
+    // test must read the rules' evidence, or no reply would ever be a new complaint.
+    let mut nb = crate::classify::learned::NaiveBayes::default();
+    nb.train(
+        MessageKind::Stage2Request,
+        "ctxstage1 still unhappy escalate",
+    );
+    nb.train(MessageKind::Complaint, "ctxnone fed up caretaker");
+    let with_model = engine(Uncertain::ComplaintForReview).with_model(nb, 0.25);
+    let v = with_model.classify(&input(
+        "Re: your response",
+        "Thank you, the door is done. Separately, I am fed up with the caretaker.",
+        Context::Stage1Responded,
+    ));
+    assert!(v.learned.is_some());
+    assert_eq!(v.kind, MessageKind::Complaint);
+}
+
+#[test]
 fn an_mp_enquiry_with_anger_in_it_keeps_its_own_route() {
     // The close-call override is for kinds that would otherwise go unanswered as a
     // complaint (service request, comment...); an MP's enquiry has its own route (2024 §8.4).

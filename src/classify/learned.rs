@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{Context, MessageKind};
 
 /// Word and word-pair counts per kind.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct NaiveBayes {
     /// Training messages per kind.
     docs: BTreeMap<MessageKind, u32>,
@@ -21,6 +21,116 @@ pub struct NaiveBayes {
     totals: BTreeMap<MessageKind, u64>,
     /// Distinct tokens seen, for smoothing.
     vocabulary: std::collections::HashSet<String>,
+    /// What [`NaiveBayes::posterior`] adds up, worked out from the counts on first use after
+    /// training; not part of the model.
+    #[serde(skip)]
+    terms: std::sync::OnceLock<Terms>,
+}
+
+impl PartialEq for NaiveBayes {
+    fn eq(&self, other: &Self) -> bool {
+        self.docs == other.docs
+            && self.counts == other.counts
+            && self.totals == other.totals
+            && self.vocabulary == other.vocabulary
+    }
+}
+
+/// The terms of [`NaiveBayes::posterior`]'s sums, computed once per trained model with the
+/// very expressions it would otherwise evaluate for every token of every message, so the sums
+/// (and the probabilities) come out bit for bit the same.
+#[derive(Clone)]
+struct Terms {
+    /// The kinds, in the model's order.
+    kinds: Vec<MessageKind>,
+    /// Each kind's log prior.
+    priors: Vec<f64>,
+    /// Each kind's term for a token it never saw.
+    unseen: Vec<f64>,
+    /// Each kind's term for every token some kind saw.
+    seen: HashMap<String, Box<[f64]>>,
+}
+
+impl std::fmt::Debug for Terms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Terms")
+            .field("kinds", &self.kinds)
+            .field("tokens", &self.seen.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Terms {
+    fn new(model: &NaiveBayes) -> Terms {
+        let total_docs = f64::from(model.examples());
+        let v = model.vocabulary.len().max(1) as f64;
+        let mut kinds = Vec::new();
+        let mut priors = Vec::new();
+        let mut unseen = Vec::new();
+        let mut totals = Vec::new();
+        for (kind, docs) in &model.docs {
+            let total = model.totals.get(kind).copied().unwrap_or(0) as f64;
+            kinds.push(*kind);
+            priors.push((f64::from(*docs) / total_docs).ln());
+            // As for a count of 0: (0 + 1) / (total + v).
+            unseen.push((1.0 / (total + v)).ln());
+            totals.push(total);
+        }
+        let mut seen: HashMap<String, Box<[f64]>> = HashMap::new();
+        for token in model.counts.values().flat_map(HashMap::keys) {
+            if seen.contains_key(token) {
+                continue;
+            }
+            let terms = kinds
+                .iter()
+                .zip(&totals)
+                .map(|(kind, total)| {
+                    let n = model.counts[kind].get(token).copied().unwrap_or(0) as f64;
+                    ((n + 1.0) / (total + v)).ln()
+                })
+                .collect();
+            seen.insert(token.clone(), terms);
+        }
+        Terms {
+            kinds,
+            priors,
+            unseen,
+            seen,
+        }
+    }
+}
+
+/// Calls `f` with each of [`tokens`]`(text)`, in the same order, without a `String` for each.
+fn for_each_token(text: &str, mut f: impl FnMut(&str)) {
+    // The lower-cased words end to end, and where each is.
+    let mut lower = String::with_capacity(text.len());
+    let mut words: Vec<(usize, usize)> = Vec::new();
+    for word in text.split(|c: char| !c.is_alphanumeric() && c != '\'') {
+        let word = word.trim_matches('\'');
+        let start = lower.len();
+        if word.is_ascii() {
+            lower.push_str(word);
+            lower[start..].make_ascii_lowercase();
+        } else {
+            lower.push_str(&word.to_lowercase());
+        }
+        if lower[start..].chars().count() >= 2 {
+            words.push((start, lower.len()));
+        } else {
+            lower.truncate(start);
+        }
+    }
+    let mut pair = String::new();
+    for w in words.windows(2) {
+        pair.clear();
+        pair.push_str(&lower[w[0].0..w[0].1]);
+        pair.push(' ');
+        pair.push_str(&lower[w[1].0..w[1].1]);
+        f(&pair);
+    }
+    for &(start, end) in &words {
+        f(&lower[start..end]);
+    }
 }
 
 /// Lower-case words of two or more letters or digits, and adjacent pairs ("not happy" says
@@ -40,6 +150,7 @@ pub fn tokens(text: &str) -> Vec<String> {
 impl NaiveBayes {
     /// Learns from one labelled message.
     pub fn train(&mut self, kind: MessageKind, text: &str) {
+        self.terms = std::sync::OnceLock::new();
         *self.docs.entry(kind).or_default() += 1;
         let counts = self.counts.entry(kind).or_default();
         for token in tokens(text) {
@@ -63,19 +174,17 @@ impl NaiveBayes {
         if total_docs == 0.0 {
             return BTreeMap::new();
         }
-        let words = tokens(text);
-        let v = self.vocabulary.len().max(1) as f64;
-        let mut log: BTreeMap<MessageKind, f64> = BTreeMap::new();
-        for (kind, docs) in &self.docs {
-            let counts = &self.counts[kind];
-            let total = self.totals.get(kind).copied().unwrap_or(0) as f64;
-            let mut score = (f64::from(*docs) / total_docs).ln();
-            for w in &words {
-                let n = counts.get(w).copied().unwrap_or(0) as f64;
-                score += ((n + 1.0) / (total + v)).ln();
+        // Each kind's score is its log prior plus, token by token in order, the log of the
+        // token's smoothed probability in that kind (see `Terms`).
+        let terms = self.terms.get_or_init(|| Terms::new(self));
+        let mut scores = terms.priors.clone();
+        for_each_token(text, |token| {
+            let add = terms.seen.get(token).map_or(&terms.unseen[..], |t| &t[..]);
+            for (score, term) in scores.iter_mut().zip(add) {
+                *score += term;
             }
-            log.insert(*kind, score);
-        }
+        });
+        let log: BTreeMap<MessageKind, f64> = terms.kinds.iter().copied().zip(scores).collect();
         // Normalise in log space to avoid underflow on long messages.
         let max = log.values().copied().fold(f64::NEG_INFINITY, f64::max);
         let sum: f64 = log.values().map(|s| (s - max).exp()).sum();
@@ -181,6 +290,52 @@ mod tests {
             nb.train(MessageKind::ServiceRequest, text);
         }
         nb
+    }
+
+    /// The posterior as plain sums over `tokens`, which the precomputed terms must reproduce.
+    fn plain_posterior(nb: &NaiveBayes, text: &str) -> BTreeMap<MessageKind, f64> {
+        let total_docs = f64::from(nb.examples());
+        let words = tokens(text);
+        let v = nb.vocabulary.len().max(1) as f64;
+        let mut log: BTreeMap<MessageKind, f64> = BTreeMap::new();
+        for (kind, docs) in &nb.docs {
+            let counts = &nb.counts[kind];
+            let total = nb.totals.get(kind).copied().unwrap_or(0) as f64;
+            let mut score = (f64::from(*docs) / total_docs).ln();
+            for w in &words {
+                let n = counts.get(w).copied().unwrap_or(0) as f64;
+                score += ((n + 1.0) / (total + v)).ln();
+            }
+            log.insert(*kind, score);
+        }
+        let max = log.values().copied().fold(f64::NEG_INFINITY, f64::max);
+        let sum: f64 = log.values().map(|s| (s - max).exp()).sum();
+        log.into_iter()
+            .map(|(k, s)| (k, (s - max).exp() / sum))
+            .collect()
+    }
+
+    #[test]
+    fn the_fast_posterior_is_the_plain_one_exactly() {
+        let texts = [
+            "still not happy, nobody came",
+            "",
+            "Ünïcödé WÖRDS, İstanbul ΟΔΟΣ ΣΑΣ and can't 'quoted' it's",
+            "a b c d e f g -- ' '' x'y",
+            "please fix the boiler please fix the boiler 123 456",
+        ];
+        let mut nb = model();
+        for text in texts {
+            let mut fast = Vec::new();
+            for_each_token(text, |t| fast.push(t.to_owned()));
+            assert_eq!(fast, tokens(text), "{text}");
+            assert_eq!(nb.posterior(text), plain_posterior(&nb, text), "{text}");
+        }
+        // Training again drops the precomputed terms.
+        nb.train(MessageKind::Complaint, texts[2]);
+        for text in texts {
+            assert_eq!(nb.posterior(text), plain_posterior(&nb, text), "{text}");
+        }
     }
 
     #[test]

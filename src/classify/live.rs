@@ -4,7 +4,7 @@
 //! the landlord with no classifier.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use super::engine::{DEFAULT_INFLUENCE, Engine, Input, Uncertain, Verdict};
 use super::learned::{self, Correction, NaiveBayes};
@@ -84,6 +84,52 @@ impl LiveRules {
     /// Classifies with the rules in force.
     pub fn classify(&self, input: &Input<'_>) -> Verdict {
         self.engine().classify(input)
+    }
+}
+
+/// The classifier a configuration names, built the first time something asks for it.
+///
+/// Building it compiles every rule and trains the learned component, which takes a noticeable
+/// fraction of a second even in a release build. Most commands (`case show`, `report`,
+/// `deadlines`) never classify anything, so the configuration carries this handle rather than
+/// the classifier: the daemon and `check-config` build it at once (a broken rule set stops
+/// them with file and line), intake builds it on its first message. Clones share one
+/// classifier, so a SIGHUP reload or a retraining reaches every holder.
+#[derive(Clone, Debug)]
+pub struct Classifier {
+    dir: PathBuf,
+    uncertain: Uncertain,
+    influence: f32,
+    built: Arc<OnceLock<LiveRules>>,
+}
+
+impl Classifier {
+    /// The classifier for the rules in `dir` (the shipped rules when it does not exist);
+    /// nothing is read until [`Classifier::live`].
+    pub fn new(dir: PathBuf, uncertain: Uncertain, influence: f32) -> Classifier {
+        Classifier {
+            dir,
+            uncertain,
+            influence,
+            built: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// The rules folder this classifier reads.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The classifier in force, built now if this is the first call. A broken rule set is
+    /// an error every time it is asked for (nothing is kept), so fixing the files and asking
+    /// again works without a restart.
+    pub fn live(&self) -> Result<&LiveRules, RulesError> {
+        if let Some(live) = self.built.get() {
+            return Ok(live);
+        }
+        let live = LiveRules::load_with(&self.dir, self.uncertain, self.influence)?;
+        // Two first callers at once may both build; one wins and both use the winner.
+        Ok(self.built.get_or_init(|| live))
     }
 }
 

@@ -1,23 +1,22 @@
 //! Classification: what a message is (SPEC §1).
 //!
-//! Two parts behind one seam. [`engine`] is the rules engine: landlord-editable rules in
-//! `rules/*.toml` ([`rules`]) over a normalised message ([`normalise`]), giving a kind, a
-//! confidence, flags and the rules that fired with the text they matched. Until its default
-//! rule set is complete, intake uses the small built-in [`placeholder`], whose functions are
-//! re-exported here.
+//! [`engine`] is the rules engine: landlord-editable rules in `rules/*.toml` ([`rules`]) over
+//! a normalised message ([`normalise`]), giving a kind, a confidence, flags and the rules that
+//! fired with the text they matched, helped on close calls by a naive Bayes model ([`learned`])
+//! trained on the shipped corpus and staff corrections. [`live`] holds the rules in force for
+//! the daemon (built on first use, reloaded on SIGHUP, retrained on corrections); intake reads
+//! its verdicts through `crate::intake::verdict`, which turns them into cases, events and the
+//! evidence kept on the record.
 
 pub mod engine;
 pub mod eval;
 pub mod learned;
 pub mod live;
 pub mod normalise;
-pub mod placeholder;
 mod prefilter;
 pub mod rules;
 
 use serde::{Deserialize, Serialize};
-
-pub use placeholder::{Classification, Normalised, classify, follow_up};
 
 /// What a message is: the kinds of SPEC §1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -12,7 +12,9 @@ use super::remote::Backend;
 use super::{block_on, open_store};
 use crate::config::Loaded;
 use crate::core::event::{Event, Opened, Recorded};
-use crate::core::model::{Case, CaseKind, Channel, Contact, Flag, Status};
+use crate::core::model::{
+    Case, CaseKind, Channel, Classification, Contact, Direction, Flag, Status,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum CaseCommand {
@@ -245,6 +247,19 @@ fn print_case(c: &Case, events: &[Recorded]) {
     for item in c.due_items() {
         println!("due {}: {}", item.due, item.what.key());
     }
+    if !c.messages.is_empty() {
+        println!("messages:");
+    }
+    for m in &c.messages {
+        let direction = match m.direction {
+            Direction::Inbound => "in ",
+            Direction::Outbound => "out",
+        };
+        println!("  {} {direction} {}  {}", m.date, m.message_id, m.summary);
+        if let Some(class) = &m.classification {
+            print_classification(class);
+        }
+    }
     println!("history:");
     for e in events {
         println!(
@@ -254,6 +269,52 @@ fn print_case(c: &Case, events: &[Recorded]) {
             e.event.name(),
             e.actor
         );
+    }
+}
+
+/// Why the classifier decided what it did about a message (SPEC §1: staff can see why).
+fn print_classification(c: &Classification) {
+    let flags: Vec<&str> = c.flags.iter().map(|f| flag_name(*f)).collect();
+    println!(
+        "      classified {} (confidence {:.2}, replying to: {}){}",
+        c.kind,
+        c.confidence,
+        if c.context.is_empty() {
+            "none"
+        } else {
+            &c.context
+        },
+        if flags.is_empty() {
+            String::new()
+        } else {
+            format!(", flags {}", flags.join(", "))
+        }
+    );
+    for rule in &c.rules {
+        println!("      rule {} matched {:?}", rule.id, rule.matched);
+    }
+    if let Some(l) = &c.learned {
+        println!(
+            "      learned component: {} ({:.2}, influence {})",
+            l.kind, l.probability, l.influence
+        );
+    }
+}
+
+fn flag_name(flag: Flag) -> &'static str {
+    match flag {
+        Flag::Dissatisfaction => "dissatisfaction",
+        Flag::BuildingSafety => "building_safety",
+        Flag::LgscoMatter => "lgsco_matter",
+        Flag::UrgentSafety => "urgent_safety",
+        Flag::Vulnerability => "vulnerability",
+        Flag::OutOfTime => "out_of_time",
+        Flag::ThirdParty => "third_party",
+        Flag::Group => "group",
+        Flag::CompensationSought => "compensation_sought",
+        Flag::LegalAction => "legal_action",
+        Flag::Abusive => "abusive",
+        Flag::NeedsReview => "needs_review",
     }
 }
 

@@ -11,19 +11,35 @@ use crate::config::{self, Loaded};
 use crate::core::calendar::{self, Calendar};
 use crate::core::code::{self, PolicyProfile, Severity, Stage};
 
+/// Checks the configuration and the classification rules it names (the daemon refuses to
+/// start with either broken, so this says so first).
 pub fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
     match config::load(path, std::env::vars()) {
-        Ok(loaded) => {
-            println!(
-                "{}: ok ({}, policy {}, {} staff, store {})",
-                loaded.origin,
-                loaded.config.organisation.name,
-                loaded.policy.name,
-                loaded.config.staff.len(),
-                loaded.store_path.display()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Ok(loaded) => match loaded.classifier.live() {
+            Ok(live) => {
+                println!(
+                    "{}: ok ({}, policy {}, {} staff, {} classification rules, store {})",
+                    loaded.origin,
+                    loaded.config.organisation.name,
+                    loaded.policy.name,
+                    loaded.config.staff.len(),
+                    live.engine().rules().len(),
+                    loaded.store_path.display()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!(
+                    "{}: classify.rules ({}) cannot be used:",
+                    loaded.origin,
+                    loaded.classifier.dir().display()
+                );
+                for problem in &e.problems {
+                    eprintln!("  classify.rules: {problem}");
+                }
+                Ok(ExitCode::FAILURE)
+            }
+        },
         Err(e) => {
             eprintln!("{e}");
             Ok(ExitCode::FAILURE)

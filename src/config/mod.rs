@@ -352,6 +352,9 @@ pub struct Loaded {
     pub timezone: chrono_tz::Tz,
     pub calendar: crate::core::calendar::Calendar,
     pub policy: crate::core::code::PolicyProfile,
+    /// The classification rules and learned component, built on first use (see
+    /// [`crate::classify::live::Classifier`]); reloaded on SIGHUP, retrained on corrections.
+    pub classifier: crate::classify::live::Classifier,
 }
 
 impl Loaded {

@@ -7,6 +7,7 @@ use std::path::Path;
 use email_address::EmailAddress;
 
 use super::{Config, Loaded, OmbudsmanContact, Problem};
+use crate::classify::live::Classifier;
 use crate::core::calendar::Calendar;
 use crate::core::code::{PolicyProfile, Severity};
 
@@ -133,6 +134,11 @@ pub(super) fn check(
         config.mail.ca_file = Some(path);
     }
     let store_path = base.join(&config.store.path);
+    let classifier = Classifier::new(
+        base.join(&config.classify.rules),
+        config.classify.uncertain,
+        config.classify.learned_influence,
+    );
     let calendar =
         Calendar::england_and_wales().with_closures(config.calendar.closure_days.iter().copied());
     Some(Loaded {
@@ -143,6 +149,7 @@ pub(super) fn check(
         timezone: timezone.ok()?,
         calendar,
         policy: policy?,
+        classifier,
     })
 }
 

@@ -28,6 +28,18 @@ pub enum MaildirError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The classification rules cannot be built; the message stays until they are fixed.
+    #[error(transparent)]
+    Rules(#[from] crate::classify::rules::RulesError),
+}
+
+impl From<crate::intake::IntakeError> for MaildirError {
+    fn from(e: crate::intake::IntakeError) -> Self {
+        match e {
+            crate::intake::IntakeError::Store(e) => MaildirError::Store(e),
+            crate::intake::IntakeError::Rules(e) => MaildirError::Rules(e),
+        }
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> MaildirError + '_ {

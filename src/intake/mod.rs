@@ -6,14 +6,23 @@
 //! on an existing case, or a set-aside record (automatic or unreadable mail). Taking the same
 //! message in again finds the marker and does nothing. The source (IMAP, Maildir) may forget
 //! the message only after this returns.
+//!
+//! What a message is comes from the classifier in force (`Loaded::classifier`, built on the
+//! first message; a SIGHUP reload or a staff correction applies to the next message), read in
+//! the context of the case it replies to; [`verdict`] turns the decision into a case kind or follow-up events, and the
+//! decision with its reasons is kept with the message for staff to see (SPEC §1).
 
 pub mod imap;
 pub mod maildir;
+pub mod verdict;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::classify::{self, Normalised};
+use crate::classify::Context;
+use crate::classify::engine::{Input, Verdict};
+use crate::classify::live::LiveRules;
+use crate::classify::rules::RulesError;
 use crate::config::Loaded;
 use crate::core::event::{Event, Opened};
 use crate::core::model::{CaseKind, Channel, Contact, Direction, LinkedMessage};
@@ -53,13 +62,26 @@ pub enum Outcome {
     SetAside { kind: SetAsideKind, reason: String },
 }
 
-/// Takes one message in. Errors are store failures only: every message, however broken, has
-/// an [`Outcome`].
+/// Why a message could not be taken in now. Either way nothing was recorded for it, so the
+/// source keeps it and offers it again.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The classification rules cannot be built (only possible before the first message: the
+    /// daemon builds them at start, and a failed reload keeps the rules in force).
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+}
+
+/// Takes one message in. Errors are store failures and an unusable rule set only: every
+/// message, however broken, has an [`Outcome`].
 pub async fn ingest(
     store: &Store,
     loaded: &Loaded,
     inbound: Inbound<'_>,
-) -> Result<Outcome, StoreError> {
+) -> Result<Outcome, IntakeError> {
+    let classifier = loaded.classifier.live()?;
     let hash = mail::content_hash(inbound.raw);
     if let Some(holder) = store.seen(&hash)? {
         // A message set aside before is set aside again (same kind and reason), so the
@@ -93,7 +115,8 @@ pub async fn ingest(
                 SetAsideKind::Quarantined,
                 e.to_string(),
             )
-            .await;
+            .await
+            .map_err(Into::into);
         }
     };
     let mark = MessageMark {
@@ -110,7 +133,8 @@ pub async fn ingest(
             SetAsideKind::Automated,
             reason,
         )
-        .await;
+        .await
+        .map_err(Into::into);
     }
     let count = store.messages_from(&parsed.from.address, day)?;
     if count >= mail_config.daily_cap_per_sender {
@@ -128,28 +152,32 @@ pub async fn ingest(
             SetAsideKind::OverCap,
             reason,
         )
-        .await;
+        .await
+        .map_err(Into::into);
     }
-    let linked = linked_message(store, &parsed, &hash, day)?;
-    let normalised = Normalised {
-        subject: parsed.subject.clone(),
-        text: parsed.text.clone(),
-    };
+    let mut linked = linked_message(store, &parsed, &hash, day)?;
     let rules = loaded.rules();
     let now = Utc::now();
     if let Some(reference) = thread(store, loaded, &parsed)? {
         let case = store.require_case(&reference)?;
-        let mut events = vec![Event::MessageLinked {
-            message: linked.clone(),
-        }];
-        events.extend(classify::follow_up(&case, &normalised, day));
+        let context = verdict::context_of(&case);
+        let v = classify_mail(classifier, &parsed, context);
+        linked.classification = Some(verdict::evidence(&v, context));
+        let follow_up = verdict::follow_up(&case, context, &v, &parsed.text, &linked.summary, day);
+        let flags = verdict::new_flags(&case, context, &v, follow_up.as_ref());
+        let kept = Event::MessageLinked { message: linked };
+        let mut events: Vec<Event> = [Some(kept.clone()), follow_up.clone(), flags.clone()]
+            .into_iter()
+            .flatten()
+            .collect();
         let result = match store
             .record_all(&reference, &events, Some(&mark), ACTOR, now, rules)
             .await
         {
-            // The follow-up was refused (the case moved on): keep the message on the record.
-            Err(StoreError::Workflow(_)) if events.len() > 1 => {
-                events.truncate(1);
+            // The follow-up was refused (the case moved on): keep the message on the record,
+            // with any flags it raised.
+            Err(StoreError::Workflow(_)) if follow_up.is_some() => {
+                events = [Some(kept), flags].into_iter().flatten().collect();
                 store
                     .record_all(&reference, &events, Some(&mark), ACTOR, now, rules)
                     .await
@@ -162,12 +190,29 @@ pub async fn ingest(
                 events: events.iter().map(|e| e.name().to_owned()).collect(),
             }),
             Err(StoreError::Duplicate { holder, .. }) => Ok(Outcome::Duplicate { holder }),
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         };
     }
-    let class = classify::classify(&normalised);
+    let v = classify_mail(classifier, &parsed, Context::None);
+    // Automatic mail the headers did not give away (SPEC §1: never a case, never answered).
+    let Some((kind, extra_flag)) = verdict::case_kind(v.kind) else {
+        let reason = verdict::automated_reason(&v);
+        return set_aside(
+            store,
+            &inbound,
+            &mark,
+            Some(&parsed),
+            SetAsideKind::Automated,
+            reason,
+        )
+        .await
+        .map_err(Into::into);
+    };
+    let mut flags = v.flags.clone();
+    flags.extend(extra_flag.filter(|f| !v.flags.contains(f)));
+    linked.classification = Some(verdict::evidence(&v, Context::None));
     let opened = Opened {
-        kind: class.kind,
+        kind,
         received: day,
         channel: Channel::Email,
         complainant: Contact {
@@ -178,7 +223,7 @@ pub async fn ingest(
         representative: None,
         group_members: Vec::new(),
         summary: linked.summary.clone(),
-        flags: class.flags,
+        flags,
         message: Some(linked),
         handler: None,
         linked_to: None,
@@ -192,8 +237,19 @@ pub async fn ingest(
             kind: commit.case.kind,
         }),
         Err(StoreError::Duplicate { holder, .. }) => Ok(Outcome::Duplicate { holder }),
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
+}
+
+/// Classifies a parsed email with the rules and learned component in force (reloaded on
+/// SIGHUP, retrained on staff corrections).
+fn classify_mail(classifier: &LiveRules, parsed: &ParsedMail, context: Context) -> Verdict {
+    classifier.classify(&Input {
+        subject: &parsed.subject,
+        body: &parsed.text,
+        channel: Channel::Email,
+        context,
+    })
 }
 
 async fn set_aside(
@@ -239,6 +295,7 @@ fn linked_message(
         date: day,
         summary: summary(parsed),
         source_hash: Some(hash.to_owned()),
+        classification: None,
     })
 }
 

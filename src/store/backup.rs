@@ -2,7 +2,8 @@
 //!
 //! The event log is the record (Code 5.12); snapshots and indexes are derived from it. So a
 //! full backup is the events as JSON lines, a restore replays them through the workflow, and
-//! `verify` checks that every snapshot and index entry is exactly what the events imply.
+//! `verify` checks that every snapshot and index entry (the classifier's corrections too) is
+//! exactly what the events imply.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, Write};
@@ -70,9 +71,17 @@ impl Store {
             .map(|(r, _)| encode("event", r).map(|bytes| (keys::event(reference, r.seq), bytes)))
             .collect::<Result<_, _>>()?;
         let counter = keys::split_reference(reference);
+        let recorded: Vec<Recorded> = imported.events.iter().map(|(r, _)| r.clone()).collect();
+        let correction = match self.expected_correction(&recorded)? {
+            Some(c) => Some(encode("correction", &c)?),
+            None => None,
+        };
         self.transact(|tx| {
             for (k, v) in &encoded {
                 tx.insert(k.as_slice(), v.as_slice())?;
+            }
+            if let Some(c) = &correction {
+                tx.insert(keys::correction(reference), c.as_slice())?;
             }
             if let Some((prefix_year, number)) = counter {
                 let key = keys::counter(prefix_year);
@@ -145,7 +154,43 @@ impl Store {
                 .push(format!("stale index entry: {}", String::from_utf8_lossy(k)));
         }
         self.verify_message_index(&message_owners, &mut report.problems)?;
+        self.verify_corrections(&by_case, &mut report.problems)?;
         Ok(report)
+    }
+
+    /// The correction index must hold exactly one entry per reclassified case, the one its
+    /// latest `reclassified` event implies: the classifier retrains on it.
+    fn verify_corrections(
+        &self,
+        by_case: &BTreeMap<String, Vec<Recorded>>,
+        problems: &mut Vec<String>,
+    ) -> Result<(), StoreError> {
+        let mut expected = BTreeMap::new();
+        for (reference, events) in by_case {
+            if let Some(c) = self.expected_correction(events)? {
+                expected.insert(reference.clone(), c);
+            }
+        }
+        let actual: BTreeMap<_, _> = self.stored_corrections()?.into_iter().collect();
+        for (reference, want) in &expected {
+            match actual.get(reference) {
+                None => problems.push(format!(
+                    "{reference}: correction (event {}) missing from the correction index",
+                    want.seq
+                )),
+                Some(got) if got != want => problems.push(format!(
+                    "{reference}: the correction index differs from its event {}",
+                    want.seq
+                )),
+                Some(_) => {}
+            }
+        }
+        for reference in actual.keys().filter(|r| !expected.contains_key(*r)) {
+            problems.push(format!(
+                "stale correction index entry: {reference} has no reclassified event"
+            ));
+        }
+        Ok(())
     }
 
     fn verify_case(

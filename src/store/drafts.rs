@@ -349,6 +349,7 @@ fn sent_events(draft: &Draft, on: NaiveDate) -> Vec<Event> {
             date: on,
             summary: draft.subject.clone(),
             source_hash: None,
+            classification: None,
         },
     }];
     match draft.letter {

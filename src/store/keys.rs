@@ -19,6 +19,7 @@
 //! | `k/` | `YYYY-MM-DD/` sender | messages taken in from that sender that day (u64) |
 //! | `l/` | id (20 digits) | a draft letter (JSON) |
 //! | `o/` | id (20 digits) | an approved letter waiting to be sent (JSON) |
+//! | `t/` | reference | the latest staff correction of the case's kind, with the words of its first message (JSON): training data for the classifier |
 //!
 //! Free-form parts that may contain `/` (contact keys, Message-IDs) are either last or ended by
 //! a NUL byte, which no email address or header contains.
@@ -38,6 +39,7 @@ pub const QUEUE: &[u8] = b"q/";
 pub const SET_ASIDE: &[u8] = b"x/";
 pub const DRAFTS: &[u8] = b"l/";
 pub const OUTBOX: &[u8] = b"o/";
+pub const CORRECTIONS: &[u8] = b"t/";
 
 pub fn seen(hash: &str) -> Vec<u8> {
     format!("h/{hash}").into_bytes()
@@ -61,6 +63,10 @@ pub fn draft(id: u64) -> Vec<u8> {
 
 pub fn outbox(id: u64) -> Vec<u8> {
     format!("o/{id:020}").into_bytes()
+}
+
+pub fn correction(reference: &str) -> Vec<u8> {
+    format!("t/{reference}").into_bytes()
 }
 
 pub fn meta(name: &str) -> Vec<u8> {

@@ -9,6 +9,7 @@
 //! transaction is sled's simplest atomic unit and range scans by prefix give the indexes.
 
 mod backup;
+mod corrections;
 mod drafts;
 pub mod keys;
 mod messages;
@@ -22,6 +23,7 @@ use thiserror::Error;
 use crate::core::workflow::WorkflowError;
 
 pub use backup::VerifyReport;
+pub use corrections::{StoredCorrection, message_kind};
 pub use messages::{MessageMark, SET_ASIDE_HOLDER, SetAside, SetAsideKind};
 pub use read::{DueEntry, QueuedEffect};
 pub use write::Commit;

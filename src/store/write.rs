@@ -10,6 +10,7 @@ use sled::transaction::{
     ConflictableTransactionError as Conflictable, TransactionError, TransactionalTree,
 };
 
+use super::corrections;
 use super::messages::{MessageMark, mark_message};
 use super::{Store, StoreError, decode, encode, keys};
 use crate::core::event::{Event, Opened, Recorded};
@@ -250,6 +251,10 @@ pub(super) fn write_change(
         encode("event", &recorded).map_err(Conflictable::Abort)?,
     )?;
     write_snapshot(tx, old, new)?;
+    if let Event::Reclassified { kind, .. } = event {
+        // Training data for the classifier, kept with the event that makes it.
+        corrections::index_in(tx, r, *kind, new.version)?;
+    }
     for effect in effects {
         if matches!(effect, Effect::Draft(_) | Effect::Alert(_)) {
             let queued = Queued {

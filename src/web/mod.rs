@@ -170,6 +170,7 @@ async fn record_event(
     Json(body): Json<Recording>,
 ) -> ApiResult {
     staff_member(&state, &body.by)?;
+    let correction = matches!(body.event, crate::core::event::Event::Reclassified { .. });
     let commit = state
         .store
         .record(
@@ -180,6 +181,14 @@ async fn record_event(
             state.loaded.rules(),
         )
         .await?;
+    if correction {
+        // A staff correction is training data (SPEC §1): the next message is classified
+        // with it. The event is recorded either way; a failure here only delays learning
+        // until the next correction or restart.
+        if let Err(e) = crate::daemon::learn_corrections(&state.store, &state.loaded) {
+            tracing::error!("retraining the classifier after {reference}: {e}");
+        }
+    }
     Ok(Json(
         json!({ "case": commit.case, "linked": commit.linked }),
     ))

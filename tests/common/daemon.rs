@@ -59,10 +59,35 @@ pub fn spawn(config: &Path) -> Daemon {
     Daemon { child }
 }
 
+/// Starts the daemon with its log (plain text, no colours) written to `log`, and waits until
+/// its HTTP listener is up.
+pub fn start_logging(config: &Path, port: u16, log: &Path) -> Daemon {
+    let file = std::fs::File::create(log).unwrap();
+    let child = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(config)
+        .env_remove("REDRESS_CONFIG")
+        .env_remove("JOURNAL_STREAM")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    wait_listening(Daemon { child }, port)
+}
+
+/// Sends SIGHUP (reload the classification rules).
+pub fn hangup(d: &Daemon) {
+    unsafe { libc::kill(d.child.id() as i32, libc::SIGHUP) };
+}
+
 /// Starts the daemon and waits until its HTTP listener is up (it binds after opening the
 /// store, so from then on the CLI goes through the daemon).
 pub fn start(config: &Path, port: u16) -> Daemon {
-    let mut d = spawn(config);
+    wait_listening(spawn(config), port)
+}
+
+fn wait_listening(mut d: Daemon, port: u16) -> Daemon {
     let begun = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(

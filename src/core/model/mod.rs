@@ -380,7 +380,62 @@ pub struct LinkedMessage {
     /// SHA-256 of the raw source, which the store keeps (5.12: "all correspondence").
     #[serde(default)]
     pub source_hash: Option<String>,
+    /// What the classifier made of an inbound message, so staff can see why it opened the
+    /// case it did or changed it (SPEC §1). Absent on outbound letters, on messages staff
+    /// logged, and on events stored before it was kept (hence skipped when empty: an old
+    /// export re-exports byte for byte).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<Classification>,
 }
+
+/// The classifier's decision about one message, with its reasons. The core keeps it and
+/// never acts on it: the kind is the classifier's own name (`stage2_request`,
+/// `correspondence` and `automated` are kinds no case has), so the core does not depend on
+/// the classifier's types and a landlord's renamed rules never make an old record unreadable.
+///
+/// Numbers are rounded to three decimals: enough to read, and short decimals survive the
+/// JSON round trip exactly, so a replayed case equals its snapshot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Classification {
+    /// `complaint`, `service_request`, `stage2_request`, `correspondence`, …
+    pub kind: String,
+    /// What the message was read as replying to: `none` (a new message), `open_case`,
+    /// `stage1_responded` or `service_request`. It changes what dissatisfaction means.
+    #[serde(default)]
+    pub context: String,
+    /// 0–1: how far the winning kind stood above the rest.
+    pub confidence: f32,
+    #[serde(default)]
+    pub flags: Vec<Flag>,
+    /// Every rule that fired, with the text it matched.
+    #[serde(default)]
+    pub rules: Vec<FiredRule>,
+    /// The learned component's view, when one was in use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learned: Option<LearnedView>,
+}
+
+// The numbers are finite (the classifier clamps confidence to 0–1 and probabilities are
+// normalised), so equality is reflexive and `Eq` holds; cases and events need it.
+impl Eq for Classification {}
+
+/// A classification rule that fired and the text it matched.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FiredRule {
+    pub id: String,
+    pub matched: String,
+}
+
+/// The learned component's most likely kind for a message, how likely, and how much weight
+/// it had next to the rules.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LearnedView {
+    pub kind: String,
+    pub probability: f32,
+    pub influence: f32,
+}
+
+impl Eq for LearnedView {}
 
 /// A letter that could not be delivered (a permanent SMTP failure), kept on the record so
 /// staff can reach the resident another way before the deadline passes.

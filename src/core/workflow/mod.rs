@@ -324,8 +324,14 @@ fn step(case: &mut Case, event: &Event, rules: Rules<'_>) -> Result<Vec<Effect>,
             effects.extend(reclassify(case, *kind, reason, rules, refuse)?)
         }
         Event::FlagsChanged { add, remove } => {
+            let was_urgent = case.flags.contains(&Flag::UrgentSafety);
             add_flags(case, add);
             case.flags.retain(|f| !remove.contains(f));
+            // A danger reported later in a case (a reply mentioning a gas smell) alerts as
+            // at opening: SPEC §1, "alert at once".
+            if !was_urgent && case.flags.contains(&Flag::UrgentSafety) {
+                effects.push(Effect::Alert(Alert::UrgentSafety));
+            }
         }
         Event::NotAccepted { on, reasons, by } => {
             if case.kind != CaseKind::Complaint

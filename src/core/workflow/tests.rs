@@ -737,6 +737,25 @@ fn urgent_safety_alerts_at_once() {
 }
 
 #[test]
+fn urgent_safety_raised_later_in_a_case_alerts_once() {
+    let f = Fixture::new();
+    let case = f.open(CaseKind::ServiceRequest, "2026-01-05").case;
+    let raise = Event::FlagsChanged {
+        add: vec![Flag::UrgentSafety],
+        remove: Vec::new(),
+    };
+    let decided = f.apply(&case, raise.clone()).expect("flags change");
+    assert!(
+        decided
+            .effects
+            .contains(&Effect::Alert(Alert::UrgentSafety))
+    );
+    // Already urgent: no second alert.
+    let again = f.apply(&decided.case, raise).expect("flags change");
+    assert!(again.effects.is_empty(), "{:?}", again.effects);
+}
+
+#[test]
 fn reclassifying_a_service_request_as_a_complaint_runs_the_clock_from_receipt() {
     let f = Fixture::new();
     let sr = f.open(CaseKind::ServiceRequest, "2026-01-05").case;
@@ -877,6 +896,7 @@ fn a_message_joins_a_case_once() {
         date: d("2026-01-06"),
         summary: "photos attached".into(),
         source_hash: None,
+        classification: None,
     };
     let case = f.ok(
         &case,

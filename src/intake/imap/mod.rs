@@ -68,6 +68,18 @@ pub enum ImapError {
     Protocol { command: &'static str, why: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The classification rules cannot be built; the message stays until they are fixed.
+    #[error(transparent)]
+    Rules(#[from] crate::classify::rules::RulesError),
+}
+
+impl From<crate::intake::IntakeError> for ImapError {
+    fn from(e: crate::intake::IntakeError) -> Self {
+        match e {
+            crate::intake::IntakeError::Store(e) => ImapError::Store(e),
+            crate::intake::IntakeError::Rules(e) => ImapError::Rules(e),
+        }
+    }
 }
 
 impl ImapError {

@@ -279,6 +279,10 @@ async fn take_in(
                 tracing::error!(uid, "message left in the mailbox: the store failed: {e}");
                 pass.failed += 1;
             }
+            Err(ImapError::Rules(e)) => {
+                tracing::error!(uid, "message left in the mailbox: {e}");
+                pass.failed += 1;
+            }
             Err(e) if e.is_no() => {
                 tracing::error!(uid, "message taken in but left in the mailbox: {e}");
                 pass.failed += 1;
