@@ -193,11 +193,11 @@ fn the_tuning_corpus_stays_classified_as_labelled_when_rules_are_edited() {
     let report = redress::classify::eval::evaluate(&as_shipped(), &corpus("tune"));
     let c = report.complaint();
     assert!(
-        report.messages >= 700,
+        report.messages >= 1100,
         "{} tuning messages",
         report.messages
     );
-    assert!(c.recall >= 0.99, "complaint recall {:.3}", c.recall);
+    assert!(c.recall >= 0.98, "complaint recall {:.3}", c.recall);
     assert!(
         c.precision >= 0.95,
         "complaint precision {:.3}",

@@ -144,6 +144,14 @@ fn opened(outcome: &Outcome) -> String {
     }
 }
 
+/// The new case's reference, checking it was opened as `kind`.
+fn opened_as(outcome: &Outcome, kind: CaseKind) -> String {
+    match outcome {
+        Outcome::Opened { reference, kind: k } if *k == kind => reference.clone(),
+        other => panic!("expected a new {kind:?} case, got {other:?}"),
+    }
+}
+
 fn joined(outcome: &Outcome) -> (String, Vec<String>) {
     match outcome {
         Outcome::Joined { reference, events } => (reference.clone(), events.clone()),
@@ -576,16 +584,7 @@ async fn unhappy_with_how_a_repair_was_handled_opens_a_linked_complaint_and_the_
             &[],
         ))
         .await;
-    assert!(
-        matches!(
-            &outcome,
-            Outcome::Opened {
-                kind: CaseKind::ServiceRequest,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    opened_as(&outcome, CaseKind::ServiceRequest);
     let request = opened(&outcome);
 
     let unhappy = email(
@@ -697,16 +696,7 @@ async fn a_repair_report_opens_a_service_request() {
             &[],
         ))
         .await;
-    assert!(
-        matches!(
-            outcome,
-            Outcome::Opened {
-                kind: CaseKind::ServiceRequest,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    opened_as(&outcome, CaseKind::ServiceRequest);
     let case = lab.case(&opened(&outcome));
     assert!(case.stage.is_none(), "not a complaint: no stage clock");
     assert!(
@@ -728,16 +718,7 @@ async fn the_classifiers_kind_confidence_rules_and_learned_view_are_kept_with_th
             &[],
         ))
         .await;
-    assert!(
-        matches!(
-            outcome,
-            Outcome::Opened {
-                kind: CaseKind::Complaint,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    opened_as(&outcome, CaseKind::Complaint);
     let case = lab.case(&opened(&outcome));
     let class = case.messages[0]
         .classification

@@ -115,8 +115,7 @@ pub async fn ingest(
                 SetAsideKind::Quarantined,
                 e.to_string(),
             )
-            .await
-            .map_err(Into::into);
+            .await;
         }
     };
     let mark = MessageMark {
@@ -133,8 +132,7 @@ pub async fn ingest(
             SetAsideKind::Automated,
             reason,
         )
-        .await
-        .map_err(Into::into);
+        .await;
     }
     let count = store.messages_from(&parsed.from.address, day)?;
     if count >= mail_config.daily_cap_per_sender {
@@ -152,8 +150,7 @@ pub async fn ingest(
             SetAsideKind::OverCap,
             reason,
         )
-        .await
-        .map_err(Into::into);
+        .await;
     }
     let mut linked = linked_message(store, &parsed, &hash, day)?;
     let rules = loaded.rules();
@@ -205,8 +202,7 @@ pub async fn ingest(
             SetAsideKind::Automated,
             reason,
         )
-        .await
-        .map_err(Into::into);
+        .await;
     };
     let mut flags = v.flags.clone();
     flags.extend(extra_flag.filter(|f| !v.flags.contains(f)));
@@ -259,7 +255,7 @@ async fn set_aside(
     parsed: Option<&ParsedMail>,
     kind: SetAsideKind,
     reason: String,
-) -> Result<Outcome, StoreError> {
+) -> Result<Outcome, IntakeError> {
     let record = SetAside {
         hash: mark.hash.clone(),
         kind,
@@ -272,7 +268,7 @@ async fn set_aside(
     match store.set_aside(&record, mark).await {
         Ok(()) => Ok(Outcome::SetAside { kind, reason }),
         Err(StoreError::Duplicate { holder, .. }) => Ok(Outcome::Duplicate { holder }),
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 
