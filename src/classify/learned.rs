@@ -47,8 +47,10 @@ struct Terms {
     priors: Vec<f64>,
     /// Each kind's term for a token it never saw.
     unseen: Vec<f64>,
-    /// Each kind's term for every token some kind saw.
-    seen: HashMap<String, Box<[f64]>>,
+    /// Each kind's term for every token some kind saw. Looked up once per word and word
+    /// pair of every message, so a fast non-cryptographic hash: the keys are the model's own
+    /// vocabulary, not attacker-chosen.
+    seen: rustc_hash::FxHashMap<String, Box<[f64]>>,
 }
 
 impl std::fmt::Debug for Terms {
@@ -76,7 +78,7 @@ impl Terms {
             unseen.push((1.0 / (total + v)).ln());
             totals.push(total);
         }
-        let mut seen: HashMap<String, Box<[f64]>> = HashMap::new();
+        let mut seen: rustc_hash::FxHashMap<String, Box<[f64]>> = Default::default();
         for token in model.counts.values().flat_map(HashMap::keys) {
             if seen.contains_key(token) {
                 continue;
