@@ -247,18 +247,9 @@ async fn api_needs_the_bearer_token_and_says_what_is_wrong() {
         "1.m",
         "From: a@example.net\r\nSubject: Not happy\r\n\r\nI am not happy with the repair.\r\n",
     );
-    let client = &http;
     let mut reference = String::new();
     for _ in 0..100 {
-        let list: serde_json::Value = client
-            .get(format!("{base}/api/cases"))
-            .bearer_auth(token.trim())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let list = api_get(&base, token.trim(), "/api/cases").await;
         if let Some(r) = list[0]["reference"].as_str() {
             reference = r.to_owned();
             break;
@@ -396,6 +387,19 @@ async fn api_needs_the_bearer_token_and_says_what_is_wrong() {
     stop(d);
 }
 
+/// `GET {base}{path}` from the daemon's API with the bearer token, as JSON.
+async fn api_get(base: &str, token: &str, path: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// The daemon's log so far.
 fn log_text(log: &Path) -> String {
     std::fs::read_to_string(log).unwrap_or_default()
@@ -404,15 +408,7 @@ fn log_text(log: &Path) -> String {
 /// The kinds of the cases so far, in reference order, through the API (the daemon's own
 /// view, whatever the rule files on disk say now).
 async fn kinds(base: &str, token: &str) -> Vec<String> {
-    let cases: serde_json::Value = reqwest::Client::new()
-        .get(format!("{base}/api/cases"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cases = api_get(base, token, "/api/cases").await;
     let mut cases: Vec<(String, String)> = cases
         .as_array()
         .unwrap()
@@ -560,26 +556,14 @@ async fn a_reclassification_through_the_api_is_kept_as_a_correction_and_retrains
             "From: {from}\r\nTo: complaints@example.org\r\nSubject: Flumbergast\r\nMessage-ID: <f{n}@example.net>\r\n\r\n{wording}\r\n"
         )
     };
-    let get = |path: String| {
-        let request = http.get(format!("{base}{path}")).bearer_auth(&token);
-        async move {
-            request
-                .send()
-                .await
-                .unwrap()
-                .json::<serde_json::Value>()
-                .await
-                .unwrap()
-        }
-    };
     // The learned view kept with the first message of the `n`-th case.
     let learned_of = |n: usize| {
-        let get = &get;
+        let (base, token) = (&base, &token);
         async move {
             for _ in 0..200 {
-                let cases = get("/api/cases".into()).await;
+                let cases = api_get(base, token, "/api/cases").await;
                 if let Some(reference) = cases[n]["reference"].as_str() {
-                    let shown = get(format!("/api/cases/{reference}")).await;
+                    let shown = api_get(base, token, &format!("/api/cases/{reference}")).await;
                     return (
                         reference.to_owned(),
                         shown["case"]["messages"][0]["classification"]["learned"].clone(),

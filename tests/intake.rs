@@ -584,8 +584,7 @@ async fn unhappy_with_how_a_repair_was_handled_opens_a_linked_complaint_and_the_
             &[],
         ))
         .await;
-    opened_as(&outcome, CaseKind::ServiceRequest);
-    let request = opened(&outcome);
+    let request = opened_as(&outcome, CaseKind::ServiceRequest);
 
     let unhappy = email(
         "jo@example.net",
@@ -696,8 +695,7 @@ async fn a_repair_report_opens_a_service_request() {
             &[],
         ))
         .await;
-    opened_as(&outcome, CaseKind::ServiceRequest);
-    let case = lab.case(&opened(&outcome));
+    let case = lab.case(&opened_as(&outcome, CaseKind::ServiceRequest));
     assert!(case.stage.is_none(), "not a complaint: no stage clock");
     assert!(
         lab.queued_drafts(&case.reference)
@@ -718,8 +716,7 @@ async fn the_classifiers_kind_confidence_rules_and_learned_view_are_kept_with_th
             &[],
         ))
         .await;
-    opened_as(&outcome, CaseKind::Complaint);
-    let case = lab.case(&opened(&outcome));
+    let case = lab.case(&opened_as(&outcome, CaseKind::Complaint));
     let class = case.messages[0]
         .classification
         .as_ref()

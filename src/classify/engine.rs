@@ -161,9 +161,8 @@ impl Engine {
         }
         // Read on the rules' evidence alone: the learned component gives every kind a share,
         // so with it no reply would ever be free of stage 2 evidence.
-        let evidence = |k: MessageKind| scores.get(&k).copied().unwrap_or(0.0);
-        let new_matter =
-            evidence(MessageKind::Correspondence) > evidence(MessageKind::Stage2Request);
+        let new_matter = score(&scores, MessageKind::Correspondence)
+            > score(&scores, MessageKind::Stage2Request);
         let default = if input.context == Context::None {
             MessageKind::ServiceRequest
         } else {
@@ -211,8 +210,8 @@ impl Engine {
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let (mut kind, top) = ranked[0];
         let second = ranked.get(1).map_or(0.0, |r| r.1);
-        let score = |k: MessageKind| scores.get(&k).copied().unwrap_or(0.0);
-        let complaint = score(MessageKind::Complaint) + score(MessageKind::Stage2Request);
+        let complaint =
+            score(scores, MessageKind::Complaint) + score(scores, MessageKind::Stage2Request);
         // Only the kinds that would otherwise send the message down a lighter route are
         // overridden. An MP's letter, an ASB report, a claim or a request for information
         // often carries someone's anger but has its own process (SPEC §1), where staff can
@@ -257,6 +256,11 @@ fn in_context(kind: MessageKind, context: Context, new_matter: bool) -> MessageK
         (Stage2Request, _) => Complaint,
         (other, _) => other,
     }
+}
+
+/// A kind's score so far; a kind no rule counted towards has 0.
+fn score(scores: &BTreeMap<MessageKind, f32>, kind: MessageKind) -> f32 {
+    scores.get(&kind).copied().unwrap_or(0.0)
 }
 
 fn applies(rule: &Rule, input: &Input<'_>) -> bool {

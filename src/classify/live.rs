@@ -90,7 +90,7 @@ impl LiveRules {
 /// The classifier a configuration names, built the first time something asks for it.
 ///
 /// Building it compiles every rule and trains the learned component, which takes a noticeable
-/// fraction of a second even in a release build. Most commands (`case show`, `report`,
+/// fraction of a second even in a release build. Most commands (`case show`, `due`,
 /// `deadlines`) never classify anything, so the configuration carries this handle rather than
 /// the classifier: the daemon and `check-config` build it at once (a broken rule set stops
 /// them with file and line), intake builds it on its first message. Clones share one

@@ -28,18 +28,10 @@ pub enum MaildirError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The classification rules cannot be built; the message stays until they are fixed.
+    /// Taking a message in failed (the store, or rules that cannot be built); the message
+    /// stays where it is and is offered again.
     #[error(transparent)]
-    Rules(#[from] crate::classify::rules::RulesError),
-}
-
-impl From<crate::intake::IntakeError> for MaildirError {
-    fn from(e: crate::intake::IntakeError) -> Self {
-        match e {
-            crate::intake::IntakeError::Store(e) => MaildirError::Store(e),
-            crate::intake::IntakeError::Rules(e) => MaildirError::Rules(e),
-        }
-    }
+    Intake(#[from] crate::intake::IntakeError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> MaildirError + '_ {

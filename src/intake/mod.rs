@@ -9,8 +9,9 @@
 //!
 //! What a message is comes from the classifier in force (`Loaded::classifier`, built on the
 //! first message; a SIGHUP reload or a staff correction applies to the next message), read in
-//! the context of the case it replies to; [`verdict`] turns the decision into a case kind or follow-up events, and the
-//! decision with its reasons is kept with the message for staff to see (SPEC §1).
+//! the context of the case it replies to; [`verdict`] turns the decision into a case kind or
+//! follow-up events, and the decision with its reasons is kept with the message for staff to
+//! see (SPEC §1).
 
 pub mod imap;
 pub mod maildir;

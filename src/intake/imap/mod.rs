@@ -68,18 +68,10 @@ pub enum ImapError {
     Protocol { command: &'static str, why: String },
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The classification rules cannot be built; the message stays until they are fixed.
+    /// Taking a message in failed (the store, or rules that cannot be built); the message
+    /// stays where it is and is offered again.
     #[error(transparent)]
-    Rules(#[from] crate::classify::rules::RulesError),
-}
-
-impl From<crate::intake::IntakeError> for ImapError {
-    fn from(e: crate::intake::IntakeError) -> Self {
-        match e {
-            crate::intake::IntakeError::Store(e) => ImapError::Store(e),
-            crate::intake::IntakeError::Rules(e) => ImapError::Rules(e),
-        }
-    }
+    Intake(#[from] crate::intake::IntakeError),
 }
 
 impl ImapError {

@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use super::session::{Connection, Woken, stopped};
 use super::{Account, ImapError, PROCESSED_KEYWORD};
 use crate::config::{AfterProcessing, Loaded, MailConfig};
-use crate::intake::{Inbound, Outcome, ingest};
+use crate::intake::{Inbound, IntakeError, Outcome, ingest};
 use crate::store::{SET_ASIDE_HOLDER, SetAsideKind, Store};
 
 /// After a message could not be stored or moved, the next pass comes this soon rather than at
@@ -275,11 +275,11 @@ async fn take_in(
                 pass.taken += 1;
             }
             Ok(false) => {}
-            Err(ImapError::Store(e)) => {
+            Err(ImapError::Store(e) | ImapError::Intake(IntakeError::Store(e))) => {
                 tracing::error!(uid, "message left in the mailbox: the store failed: {e}");
                 pass.failed += 1;
             }
-            Err(ImapError::Rules(e)) => {
+            Err(ImapError::Intake(e)) => {
                 tracing::error!(uid, "message left in the mailbox: {e}");
                 pass.failed += 1;
             }
