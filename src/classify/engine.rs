@@ -44,6 +44,10 @@ pub struct Learned {
     pub probability: f64,
     /// The weight its probabilities were given next to the rules.
     pub influence: f32,
+    /// How likely it found that the message voices dissatisfaction at all (complaint or
+    /// stage 2 request); at [`LEARNED_DISSATISFACTION`] or above, a lighter verdict is a close
+    /// call for a complaint.
+    pub dissatisfied: f64,
 }
 
 /// The engine's answer, with its reasons.
@@ -83,6 +87,15 @@ pub const DEFAULT_INFLUENCE: f32 = 0.25;
 pub const INFLUENCE_RANGE: std::ops::RangeInclusive<f32> = 0.0..=10.0;
 /// Complaint evidence at least this share of the winner's counts as "close".
 const CLOSE: f32 = 0.5;
+/// The learned component's probability that a message voices dissatisfaction at which a
+/// service request, reply, comment or compliment becomes a close call for a complaint (and
+/// goes the safe way, as [`Uncertain`] says). The rules catch dissatisfaction by its words;
+/// residents who never say "complaint" or "unhappy" but tell of a third wasted visit in the
+/// words other complaints used are caught here. Measured on batches of unseen messages against
+/// the rules they had not been tuned to: complaint recall rose from 0.84 to 0.94 and from 0.94
+/// to 0.98, precision moved by at most a point (README, Classification). The model is
+/// confident by nature (naive Bayes), so the figure is high; off with the learned component.
+pub const LEARNED_DISSATISFACTION: f64 = 0.99;
 
 /// A loaded rule set.
 #[derive(Clone, Debug)]
@@ -171,20 +184,31 @@ impl Engine {
         *scores.entry(default).or_default() += BASELINE;
         let mut learned = None;
         if let Some((model, influence)) = &self.model {
-            let posterior = model.posterior(&super::learned::learning_text(input.context, &text));
-            for (kind, p) in &posterior {
-                *scores.entry(*kind).or_default() += influence * *p as f32;
+            let text = super::learned::learning_text(input.context, &text);
+            if let Some(reading) = model.read(&text) {
+                for (kind, p) in &reading.kinds {
+                    *scores.entry(*kind).or_default() += influence * *p as f32;
+                }
+                learned = reading.kinds.iter().max_by(|a, b| a.1.total_cmp(b.1)).map(
+                    |(kind, probability)| Learned {
+                        kind: *kind,
+                        probability: *probability,
+                        influence: *influence,
+                        dissatisfied: reading.dissatisfied,
+                    },
+                );
             }
-            learned = posterior
-                .into_iter()
-                .max_by(|a, b| a.1.total_cmp(&b.1))
-                .map(|(kind, probability)| Learned {
-                    kind,
-                    probability,
-                    influence: *influence,
-                });
         }
-        let (kind, confidence) = self.decide(&scores, input.context, new_matter, &mut flags);
+        let learned_dissatisfied = learned
+            .as_ref()
+            .is_some_and(|l| l.dissatisfied >= LEARNED_DISSATISFACTION);
+        let (kind, confidence) = self.decide(
+            &scores,
+            input.context,
+            new_matter,
+            learned_dissatisfied,
+            &mut flags,
+        );
         if matches!(kind, MessageKind::Complaint | MessageKind::Stage2Request) {
             push_flag(&mut flags, Flag::Dissatisfaction);
         }
@@ -203,6 +227,7 @@ impl Engine {
         scores: &BTreeMap<MessageKind, f32>,
         context: Context,
         new_matter: bool,
+        learned_dissatisfied: bool,
         flags: &mut Vec<Flag>,
     ) -> (MessageKind, f32) {
         let mut ranked: Vec<(MessageKind, f32)> = scores.iter().map(|(k, v)| (*k, *v)).collect();
@@ -223,7 +248,8 @@ impl Engine {
                 | MessageKind::Comment
                 | MessageKind::Compliment
         );
-        let close = overridable && complaint > 0.0 && complaint >= CLOSE * top;
+        let close =
+            overridable && ((complaint > 0.0 && complaint >= CLOSE * top) || learned_dissatisfied);
         if close {
             push_flag(flags, Flag::NeedsReview);
             if self.uncertain == Uncertain::ComplaintForReview {

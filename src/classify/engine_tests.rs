@@ -385,3 +385,88 @@ fn the_learned_component_shifts_scores_by_its_influence_and_says_so() {
         "a small influence cannot outvote the baseline"
     );
 }
+
+/// A model that has learned what wasted visits sound like, from messages no rule calls
+/// complaints.
+fn model_of_wasted_visits() -> crate::classify::learned::NaiveBayes {
+    let mut model = crate::classify::learned::NaiveBayes::default();
+    for _ in 0..4 {
+        for text in [
+            "ctxnew took another day off work and the plumber never turned up third wasted visit",
+            "ctxnew another wasted day off work waiting in for the engineer",
+            "ctxstageoneresponded the report says it is fixed but it is not another wasted visit",
+        ] {
+            model.train(MessageKind::Complaint, text);
+        }
+        for text in [
+            "ctxnew please fix the gutter over the back door",
+            "ctxnew the kitchen tap is dripping could someone look at it",
+            "ctxnew my bath panel has come loose please send someone",
+        ] {
+            model.train(MessageKind::ServiceRequest, text);
+        }
+    }
+    model
+}
+
+#[test]
+fn dissatisfaction_the_rules_miss_but_the_learned_component_is_sure_of_is_a_complaint_for_review() {
+    let msg = input(
+        "Plumber",
+        "Took another day off work for the plumber. Third wasted visit.",
+        Context::None,
+    );
+    let rules_only = engine(Uncertain::ComplaintForReview).classify(&msg);
+    assert_eq!(rules_only.kind, MessageKind::ServiceRequest);
+    assert!(!rules_only.flags.contains(&Flag::NeedsReview));
+
+    let safe = engine(Uncertain::ComplaintForReview).with_model(model_of_wasted_visits(), 0.25);
+    let v = safe.classify(&msg);
+    let learned = v.learned.as_ref().expect("the model's view is shown");
+    assert!(
+        learned.dissatisfied >= LEARNED_DISSATISFACTION,
+        "{}",
+        learned.dissatisfied
+    );
+    assert_eq!(v.kind, MessageKind::Complaint);
+    assert!(v.flags.contains(&Flag::NeedsReview));
+    assert!(v.flags.contains(&Flag::Dissatisfaction));
+
+    // After a stage 1 response the same words ask for stage 2 (6.12).
+    let reply = input(
+        "Re: stage 1 response",
+        "Another wasted visit, the report says it is fixed but it is not.",
+        Context::Stage1Responded,
+    );
+    assert_eq!(safe.classify(&reply).kind, MessageKind::Stage2Request);
+
+    // Offering the choice keeps the service request, marked for review (Code 1.3).
+    let offer = engine(Uncertain::OfferChoice)
+        .with_model(model_of_wasted_visits(), 0.25)
+        .classify(&msg);
+    assert_eq!(offer.kind, MessageKind::ServiceRequest);
+    assert!(offer.flags.contains(&Flag::NeedsReview));
+
+    // A plain repair request the model does not find dissatisfied is left alone.
+    let plain = safe.classify(&input(
+        "",
+        "Please fix the gutter at the back.",
+        Context::None,
+    ));
+    assert_eq!(plain.kind, MessageKind::ServiceRequest);
+    assert!(plain.learned.unwrap().dissatisfied < LEARNED_DISSATISFACTION);
+    assert!(!plain.flags.contains(&Flag::NeedsReview));
+}
+
+#[test]
+fn the_learned_component_cannot_turn_an_mp_enquiry_or_automated_mail_into_a_complaint() {
+    // Kinds with their own route keep it, however sure the model is of dissatisfaction.
+    let safe = engine(Uncertain::ComplaintForReview).with_model(model_of_wasted_visits(), 0.25);
+    let v = safe.classify(&input(
+        "",
+        "My constituent took another day off work for the plumber, third wasted visit.",
+        Context::None,
+    ));
+    assert!(v.learned.as_ref().unwrap().dissatisfied >= LEARNED_DISSATISFACTION);
+    assert_eq!(v.kind, MessageKind::MpEnquiry);
+}

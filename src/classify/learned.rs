@@ -36,19 +36,22 @@ impl PartialEq for NaiveBayes {
     }
 }
 
-/// The terms of [`NaiveBayes::posterior`]'s sums, computed once per trained model with the
-/// very expressions it would otherwise evaluate for every token of every message, so the sums
-/// (and the probabilities) come out bit for bit the same.
+/// The terms of [`NaiveBayes::read`]'s sums, computed once per trained model with the very
+/// expressions it would otherwise evaluate for every token of every message, so the sums (and
+/// the probabilities) come out bit for bit the same.
+///
+/// Each row holds one term per kind, then two for the pooled question "dissatisfied or not"
+/// (see [`Reading::dissatisfied`]), so one lookup per token serves both.
 #[derive(Clone)]
 struct Terms {
     /// The kinds, in the model's order.
     kinds: Vec<MessageKind>,
-    /// Each kind's log prior.
+    /// Each kind's log prior, then the pooled classes' (dissatisfied, the rest).
     priors: Vec<f64>,
-    /// Each kind's term for a token it never saw.
+    /// The same, for a token no kind saw.
     unseen: Vec<f64>,
-    /// Each kind's term for every token some kind saw. Looked up once per word and word
-    /// pair of every message, so a fast non-cryptographic hash: the keys are the model's own
+    /// The same, for every token some kind saw. Looked up once per word and word pair of
+    /// every message, so a fast non-cryptographic hash: the keys are the model's own
     /// vocabulary, not attacker-chosen.
     seen: rustc_hash::FxHashMap<String, Box<[f64]>>,
 }
@@ -62,34 +65,68 @@ impl std::fmt::Debug for Terms {
     }
 }
 
+/// The kinds that voice dissatisfaction with the landlord: a complaint, or a request to take
+/// one to stage 2.
+pub fn voices_dissatisfaction(kind: MessageKind) -> bool {
+    matches!(kind, MessageKind::Complaint | MessageKind::Stage2Request)
+}
+
+/// One class of a naive Bayes model as its sums need it: messages, tokens in all, and how
+/// often it saw a token.
+struct Class<'a> {
+    docs: f64,
+    total: f64,
+    counts: Vec<&'a HashMap<String, u32>>,
+}
+
+impl Class<'_> {
+    fn count(&self, token: &str) -> f64 {
+        self.counts
+            .iter()
+            .map(|c| c.get(token).copied().unwrap_or(0) as f64)
+            .sum()
+    }
+}
+
 impl Terms {
     fn new(model: &NaiveBayes) -> Terms {
         let total_docs = f64::from(model.examples());
         let v = model.vocabulary.len().max(1) as f64;
-        let mut kinds = Vec::new();
-        let mut priors = Vec::new();
-        let mut unseen = Vec::new();
-        let mut totals = Vec::new();
-        for (kind, docs) in &model.docs {
-            let total = model.totals.get(kind).copied().unwrap_or(0) as f64;
-            kinds.push(*kind);
-            priors.push((f64::from(*docs) / total_docs).ln());
-            // As for a count of 0: (0 + 1) / (total + v).
-            unseen.push((1.0 / (total + v)).ln());
-            totals.push(total);
-        }
+        let class = |which: &dyn Fn(MessageKind) -> bool| Class {
+            docs: model
+                .docs
+                .iter()
+                .filter(|(k, _)| which(**k))
+                .map(|(_, d)| f64::from(*d))
+                .sum(),
+            total: model
+                .totals
+                .iter()
+                .filter(|(k, _)| which(**k))
+                .map(|(_, t)| *t as f64)
+                .sum(),
+            counts: model
+                .counts
+                .iter()
+                .filter(|(k, _)| which(**k))
+                .map(|(_, c)| c)
+                .collect(),
+        };
+        let kinds: Vec<MessageKind> = model.docs.keys().copied().collect();
+        let mut classes: Vec<Class<'_>> = kinds.iter().map(|kind| class(&|k| k == *kind)).collect();
+        classes.push(class(&|k| voices_dissatisfaction(k)));
+        classes.push(class(&|k| !voices_dissatisfaction(k)));
+        let priors = classes.iter().map(|c| (c.docs / total_docs).ln()).collect();
+        // As for a count of 0: (0 + 1) / (total + v).
+        let unseen = classes.iter().map(|c| (1.0 / (c.total + v)).ln()).collect();
         let mut seen: rustc_hash::FxHashMap<String, Box<[f64]>> = Default::default();
         for token in model.counts.values().flat_map(HashMap::keys) {
             if seen.contains_key(token) {
                 continue;
             }
-            let terms = kinds
+            let terms = classes
                 .iter()
-                .zip(&totals)
-                .map(|(kind, total)| {
-                    let n = model.counts[kind].get(token).copied().unwrap_or(0) as f64;
-                    ((n + 1.0) / (total + v)).ln()
-                })
+                .map(|c| ((c.count(token) + 1.0) / (c.total + v)).ln())
                 .collect();
             seen.insert(token.clone(), terms);
         }
@@ -100,6 +137,28 @@ impl Terms {
             seen,
         }
     }
+}
+
+/// What the model reads in a message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reading {
+    /// The probability of each kind it knows (they sum to 1).
+    pub kinds: BTreeMap<MessageKind, f64>,
+    /// The probability that the message voices dissatisfaction at all, asked as one question:
+    /// complaints and stage 2 requests pooled against everything else. Pooling weighs the
+    /// words of dissatisfaction against all other kinds at once rather than against the
+    /// nearest one, and on batches of unseen messages it found complaints the rules missed
+    /// at almost no cost in precision, where adding up the two kinds' own probabilities
+    /// cost 15 points of it (README, Classification).
+    pub dissatisfied: f64,
+}
+
+/// Turns log scores into probabilities that sum to 1, in log space to avoid underflow on
+/// long messages.
+fn probabilities(log: &[f64]) -> Vec<f64> {
+    let max = log.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let sum: f64 = log.iter().map(|s| (s - max).exp()).sum();
+    log.iter().map(|s| (s - max).exp() / sum).collect()
 }
 
 /// Calls `f` with each token of `text`: every adjacent pair of words, then every word, where a
@@ -165,15 +224,13 @@ impl NaiveBayes {
         self.docs.values().sum()
     }
 
-    /// The probability of each kind it knows, given the text (they sum to 1); empty when
-    /// untrained.
-    pub fn posterior(&self, text: &str) -> BTreeMap<MessageKind, f64> {
-        let total_docs = f64::from(self.examples());
-        if total_docs == 0.0 {
-            return BTreeMap::new();
+    /// What the model reads in the text; `None` when untrained.
+    pub fn read(&self, text: &str) -> Option<Reading> {
+        if self.examples() == 0 {
+            return None;
         }
-        // Each kind's score is its log prior plus, token by token in order, the log of the
-        // token's smoothed probability in that kind (see `Terms`).
+        // Each class's score is its log prior plus, token by token in order, the log of the
+        // token's smoothed probability in that class (see `Terms`).
         let terms = self.terms.get_or_init(|| Terms::new(self));
         let mut scores = terms.priors.clone();
         for_each_token(text, |token| {
@@ -182,13 +239,24 @@ impl NaiveBayes {
                 *score += term;
             }
         });
-        let log: BTreeMap<MessageKind, f64> = terms.kinds.iter().copied().zip(scores).collect();
-        // Normalise in log space to avoid underflow on long messages.
-        let max = log.values().copied().fold(f64::NEG_INFINITY, f64::max);
-        let sum: f64 = log.values().map(|s| (s - max).exp()).sum();
-        log.into_iter()
-            .map(|(k, s)| (k, (s - max).exp() / sum))
-            .collect()
+        let n = terms.kinds.len();
+        let kinds = terms
+            .kinds
+            .iter()
+            .copied()
+            .zip(probabilities(&scores[..n]))
+            .collect();
+        let dissatisfied = probabilities(&scores[n..])[0];
+        Some(Reading {
+            kinds,
+            dissatisfied,
+        })
+    }
+
+    /// The probability of each kind it knows, given the text (they sum to 1); empty when
+    /// untrained.
+    pub fn posterior(&self, text: &str) -> BTreeMap<MessageKind, f64> {
+        self.read(text).map(|r| r.kinds).unwrap_or_default()
     }
 
     /// The most likely kind and its probability.
@@ -349,6 +417,54 @@ mod tests {
         for text in texts {
             assert_eq!(nb.posterior(text), plain_posterior(&nb, text), "{text}");
         }
+    }
+
+    #[test]
+    fn dissatisfaction_is_read_as_a_model_with_complaints_and_stage_2_pooled_would_read_it() {
+        let mut nb = model();
+        nb.train(
+            MessageKind::Stage2Request,
+            "still not happy, take it to stage 2",
+        );
+        nb.train(MessageKind::Compliment, "thank you, the plumber was lovely");
+        // The same messages, labelled only "dissatisfied" (complaint) or not (comment).
+        let mut pooled = NaiveBayes::default();
+        for (kind, counts) in &nb.counts {
+            let as_pooled = if voices_dissatisfaction(*kind) {
+                MessageKind::Complaint
+            } else {
+                MessageKind::Comment
+            };
+            *pooled.docs.entry(as_pooled).or_default() += nb.docs[kind];
+            *pooled.totals.entry(as_pooled).or_default() += nb.totals[kind];
+            let into = pooled.counts.entry(as_pooled).or_default();
+            for (token, n) in counts {
+                *into.entry(token.clone()).or_default() += n;
+            }
+        }
+        pooled.vocabulary = nb.vocabulary.clone();
+        for text in [
+            "still not happy, nobody came",
+            "please fix the tap",
+            "",
+            "lovely",
+        ] {
+            let reading = nb.read(text).unwrap();
+            assert_eq!(reading.kinds, nb.posterior(text), "{text}");
+            let p = plain_posterior(&pooled, text)[&MessageKind::Complaint];
+            assert!(
+                (reading.dissatisfied - p).abs() < 1e-12,
+                "{text}: {} vs {p}",
+                reading.dissatisfied
+            );
+        }
+        assert!(
+            nb.read("still not happy, nobody came")
+                .unwrap()
+                .dissatisfied
+                > 0.9
+        );
+        assert!(nb.read("please fix the tap").unwrap().dissatisfied < 0.1);
     }
 
     #[test]

@@ -295,8 +295,8 @@ fn print_classification(c: &Classification) {
     }
     if let Some(l) = &c.learned {
         println!(
-            "      learned component: {} ({:.2}, influence {})",
-            l.kind, l.probability, l.influence
+            "      learned component: {} ({:.2}, influence {}); dissatisfied {:.3}",
+            l.kind, l.probability, l.influence, l.dissatisfied
         );
     }
 }

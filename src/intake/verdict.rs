@@ -157,6 +157,7 @@ pub fn evidence(verdict: &Verdict, context: Context) -> Classification {
             kind: l.kind.as_str().to_owned(),
             probability: round3(l.probability as f32),
             influence: round3(l.influence),
+            dissatisfied: round3(l.dissatisfied as f32),
         }),
     }
 }
@@ -181,9 +182,10 @@ pub fn automated_reason(verdict: &Verdict) -> String {
     }
     if let Some(l) = &verdict.learned {
         reason.push_str(&format!(
-            "; learned component: {} ({:.2})",
+            "; learned component: {} ({:.2}), dissatisfied {:.3}",
             l.kind.as_str(),
-            l.probability
+            l.probability,
+            l.dissatisfied
         ));
     }
     reason

@@ -426,13 +426,16 @@ pub struct FiredRule {
     pub matched: String,
 }
 
-/// The learned component's most likely kind for a message, how likely, and how much weight
-/// it had next to the rules.
+/// The learned component's most likely kind for a message, how likely, how much weight it had
+/// next to the rules, and how likely it found that the message voices dissatisfaction.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LearnedView {
     pub kind: String,
     pub probability: f32,
     pub influence: f32,
+    /// Absent from records written before the learned component asked it (read as 0).
+    #[serde(default)]
+    pub dissatisfied: f32,
 }
 
 impl Eq for LearnedView {}
