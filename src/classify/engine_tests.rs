@@ -347,21 +347,19 @@ fn duplicate_rule_ids_are_refused() {
 
 #[test]
 fn the_learned_component_shifts_scores_by_its_influence_and_says_so() {
-    let mut model = crate::classify::learned::NaiveBayes::default();
-    for text in [
-        "the lift is broken again nobody cares",
-        "lift out of order for weeks",
-        "third week without a lift",
-    ] {
-        model.train(MessageKind::Complaint, text);
-    }
-    for text in [
-        "please fix the tap",
-        "gutter needs clearing",
-        "window latch broken",
-    ] {
-        model.train(MessageKind::ServiceRequest, text);
-    }
+    let model = crate::classify::learned::complaints_and_requests(
+        &[
+            "the lift is broken again nobody cares",
+            "lift out of order for weeks",
+            "third week without a lift",
+        ],
+        &[
+            "please fix the tap",
+            "gutter needs clearing",
+            "window latch broken",
+        ],
+        1,
+    );
     let msg = input("", "The lift is out of order again", Context::None);
     let rules_only = engine(Uncertain::OfferChoice).classify(&msg);
     assert_eq!(rules_only.kind, MessageKind::ServiceRequest);
@@ -389,24 +387,19 @@ fn the_learned_component_shifts_scores_by_its_influence_and_says_so() {
 /// A model that has learned what wasted visits sound like, from messages no rule calls
 /// complaints.
 fn model_of_wasted_visits() -> crate::classify::learned::NaiveBayes {
-    let mut model = crate::classify::learned::NaiveBayes::default();
-    for _ in 0..4 {
-        for text in [
+    crate::classify::learned::complaints_and_requests(
+        &[
             "ctxnew took another day off work and the plumber never turned up third wasted visit",
             "ctxnew another wasted day off work waiting in for the engineer",
             "ctxstageoneresponded the report says it is fixed but it is not another wasted visit",
-        ] {
-            model.train(MessageKind::Complaint, text);
-        }
-        for text in [
+        ],
+        &[
             "ctxnew please fix the gutter over the back door",
             "ctxnew the kitchen tap is dripping could someone look at it",
             "ctxnew my bath panel has come loose please send someone",
-        ] {
-            model.train(MessageKind::ServiceRequest, text);
-        }
-    }
-    model
+        ],
+        4,
+    )
 }
 
 #[test]

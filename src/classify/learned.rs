@@ -50,10 +50,13 @@ struct Terms {
     priors: Vec<f64>,
     /// The same, for a token no kind saw.
     unseen: Vec<f64>,
-    /// The same, for every token some kind saw. Looked up once per word and word pair of
-    /// every message, so a fast non-cryptographic hash: the keys are the model's own
-    /// vocabulary, not attacker-chosen.
-    seen: rustc_hash::FxHashMap<String, Box<[f64]>>,
+    /// The same, for every token some kind saw: the row number in `rows`. Looked up once per
+    /// word and word pair of every message, so a fast non-cryptographic hash (the keys are
+    /// the model's own vocabulary, not attacker-chosen), and the rows side by side in one
+    /// table rather than one allocation each, which saves a memory access per token.
+    seen: rustc_hash::FxHashMap<Box<str>, u32>,
+    /// The rows of `seen`, each `unseen.len()` long, end to end.
+    rows: Vec<f64>,
 }
 
 impl std::fmt::Debug for Terms {
@@ -119,22 +122,25 @@ impl Terms {
         let priors = classes.iter().map(|c| (c.docs / total_docs).ln()).collect();
         // As for a count of 0: (0 + 1) / (total + v).
         let unseen = classes.iter().map(|c| (1.0 / (c.total + v)).ln()).collect();
-        let mut seen: rustc_hash::FxHashMap<String, Box<[f64]>> = Default::default();
+        let mut seen: rustc_hash::FxHashMap<Box<str>, u32> = Default::default();
+        let mut rows = Vec::new();
         for token in model.counts.values().flat_map(HashMap::keys) {
-            if seen.contains_key(token) {
+            if seen.contains_key(token.as_str()) {
                 continue;
             }
-            let terms = classes
-                .iter()
-                .map(|c| ((c.count(token) + 1.0) / (c.total + v)).ln())
-                .collect();
-            seen.insert(token.clone(), terms);
+            seen.insert(token.as_str().into(), seen.len() as u32);
+            rows.extend(
+                classes
+                    .iter()
+                    .map(|c| ((c.count(token) + 1.0) / (c.total + v)).ln()),
+            );
         }
         Terms {
             kinds,
             priors,
             unseen,
             seen,
+            rows,
         }
     }
 }
@@ -234,7 +240,11 @@ impl NaiveBayes {
         let terms = self.terms.get_or_init(|| Terms::new(self));
         let mut scores = terms.priors.clone();
         for_each_token(text, |token| {
-            let add = terms.seen.get(token).map_or(&terms.unseen[..], |t| &t[..]);
+            let width = terms.unseen.len();
+            let add = terms.seen.get(token).map_or(&terms.unseen[..], |&row| {
+                let start = row as usize * width;
+                &terms.rows[start..start + width]
+            });
             for (score, term) in scores.iter_mut().zip(add) {
                 *score += term;
             }
@@ -335,27 +345,43 @@ pub fn with_corrections(corrections: &[Correction]) -> NaiveBayes {
 /// How many corpus examples one staff correction is worth.
 pub const CORRECTION_WEIGHT: u32 = 3;
 
+/// A model trained `times` over on some complaints and some service requests, for tests.
+#[cfg(test)]
+pub(crate) fn complaints_and_requests(
+    complaints: &[&str],
+    requests: &[&str],
+    times: usize,
+) -> NaiveBayes {
+    let mut model = NaiveBayes::default();
+    for _ in 0..times {
+        for text in complaints {
+            model.train(MessageKind::Complaint, text);
+        }
+        for text in requests {
+            model.train(MessageKind::ServiceRequest, text);
+        }
+    }
+    model
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn model() -> NaiveBayes {
-        let mut nb = NaiveBayes::default();
-        for text in [
-            "I am not happy with the repair",
-            "this is unacceptable nobody came",
-            "not happy at all, third visit",
-        ] {
-            nb.train(MessageKind::Complaint, text);
-        }
-        for text in [
-            "please fix my tap",
-            "my boiler needs a repair please",
-            "could you fix the gutter",
-        ] {
-            nb.train(MessageKind::ServiceRequest, text);
-        }
-        nb
+        complaints_and_requests(
+            &[
+                "I am not happy with the repair",
+                "this is unacceptable nobody came",
+                "not happy at all, third visit",
+            ],
+            &[
+                "please fix my tap",
+                "my boiler needs a repair please",
+                "could you fix the gutter",
+            ],
+            1,
+        )
     }
 
     /// The tokens by their definition, word by word, which the single-buffer
