@@ -3,6 +3,7 @@
 
 mod cases;
 mod classify;
+mod letters;
 mod mail;
 mod remote;
 mod tools;
@@ -49,6 +50,9 @@ pub enum Command {
     },
     /// Classify messages with the rules, or score a labelled corpus (--eval DIR).
     Classify(classify::ClassifyArgs),
+    /// Letters: preview one from a case or the sample case, check the templates.
+    #[command(subcommand)]
+    Letters(letters::LettersCommand),
     /// Check the configuration and print every problem with its key and line.
     CheckConfig,
     /// Print England & Wales bank holidays (the weekday taken off), one per line.
@@ -101,6 +105,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Classify(args) => {
             let loaded = config_path.map(|p| load_config(&p)).transpose()?;
             classify::classify(&args, loaded.as_ref())
+        }
+        Command::Letters(cmd) => {
+            let loaded = config_path.map(|p| load_config(&p)).transpose()?;
+            letters::letters(cmd, loaded.as_ref())
         }
         Command::CheckConfig => tools::check_config(&config_file(config_path)),
         Command::Holidays { from_year, to_year } => tools::holidays(from_year, to_year),

@@ -299,6 +299,7 @@ fn typed(mut root: toml::Table, problems: &mut Vec<Problem>) -> Config {
         ombudsman: section(&mut root, "ombudsman", problems),
         mail: section(&mut root, "mail", problems),
         classify: section(&mut root, "classify", problems),
+        letters: section(&mut root, "letters", problems),
         http: section(&mut root, "http", problems),
         api: section(&mut root, "api", problems),
     };
@@ -308,7 +309,7 @@ fn typed(mut root: toml::Table, problems: &mut Vec<Problem>) -> Config {
             line: None,
             env: None,
             message: "unknown section or key; expected organisation, store, calendar, policy, \
-                      staff, ombudsman, mail, classify, http or api"
+                      staff, ombudsman, mail, classify, letters, http or api"
                 .into(),
         });
     }

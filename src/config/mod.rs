@@ -29,6 +29,7 @@ pub struct Config {
     pub ombudsman: Ombudsmen,
     pub mail: MailConfig,
     pub classify: ClassifyConfig,
+    pub letters: LettersConfig,
     pub http: HttpConfig,
     pub api: ApiConfig,
 }
@@ -307,6 +308,23 @@ impl Default for ClassifyConfig {
             rules: PathBuf::from("rules"),
             uncertain: crate::classify::engine::Uncertain::ComplaintForReview,
             learned_influence: crate::classify::engine::DEFAULT_INFLUENCE,
+        }
+    }
+}
+
+/// How letters are written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LettersConfig {
+    /// Folder of letter templates, relative to the configuration file; the bundled templates
+    /// are used when it does not exist.
+    pub templates: PathBuf,
+}
+
+impl Default for LettersConfig {
+    fn default() -> Self {
+        LettersConfig {
+            templates: PathBuf::from("templates"),
         }
     }
 }

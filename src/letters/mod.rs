@@ -4,7 +4,11 @@
 //! drafts are written by [`plain::render`]: plain English, the case reference in the subject,
 //! and the ombudsman details the Code asks for on complaints correspondence.
 
+pub mod compliance;
+pub mod context;
 pub mod plain;
+pub mod sample;
+pub mod templates;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
