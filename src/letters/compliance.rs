@@ -448,15 +448,14 @@ fn clip(value: &str) -> String {
 /// The text of an HTML document: tags dropped (each a space), the entities the template
 /// engine writes decoded.
 pub fn html_text(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut rest = html;
     // Drop what lies between <head> and </head>: the title repeats the subject.
-    if let (Some(a), Some(b)) = (rest.find("<head>"), rest.find("</head>")) {
-        out.push_str(&rest[..a]);
-        rest = &rest[b + "</head>".len()..];
-    }
+    let body = match (html.find("<head>"), html.find("</head>")) {
+        (Some(a), Some(b)) if a < b => format!("{}{}", &html[..a], &html[b + "</head>".len()..]),
+        _ => html.to_owned(),
+    };
+    let mut out = String::with_capacity(body.len());
     let mut in_tag = false;
-    for c in rest.chars() {
+    for c in body.chars() {
         match c {
             '<' => in_tag = true,
             '>' if in_tag => {
