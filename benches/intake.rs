@@ -199,8 +199,10 @@ async fn rss(cases: usize) {
         }
         store.flush().await.unwrap();
         // Steady state: the letters those cases need are already drafted.
+        let templates = loaded.letter_templates().unwrap();
+        let today = loaded.today();
         let render = |c: &redress::core::model::Case, l| {
-            redress::letters::plain::render(c, l, &loaded.config)
+            redress::letters::write::write(&templates, c, l, &loaded.config, today)
         };
         while !store
             .make_drafts(render, "example.org", Utc::now())

@@ -20,7 +20,8 @@ use crate::classify::live::LiveRules;
 use crate::classify::rules::RulesError;
 use crate::config::Loaded;
 use crate::intake;
-use crate::letters::plain;
+use crate::letters::templates::{Templates, check_samples};
+use crate::letters::write;
 use crate::outbox::{self, Transport};
 use crate::store::{Store, StoreError};
 use crate::web;
@@ -48,6 +49,10 @@ pub enum DaemonError {
     /// file and line. At start there is no previous rule set to fall back on.
     #[error("classify.rules ({dir}): {source}")]
     Rules { dir: PathBuf, source: RulesError },
+    /// The letter templates (`letters.templates`) do not load: a syntax error, with file and
+    /// line, or a letter with no template.
+    #[error("letters.templates: {0}")]
+    Templates(#[from] crate::letters::templates::TemplateError),
 }
 
 /// Where the daemon keeps the API token it made, when the configuration gives none.
@@ -102,6 +107,19 @@ pub async fn run(loaded: Loaded) -> Result<(), DaemonError> {
         rules = classifier.engine().rules().len(),
         "classification rules loaded"
     );
+    let templates = Arc::new(loaded.letter_templates()?);
+    match check_samples(&templates, &loaded.config, loaded.today())? {
+        problems if problems.is_empty() => {
+            tracing::info!(templates = %templates.origin, "letter templates loaded and checked");
+        }
+        // Such letters cannot be approved, so nothing non-compliant goes out; intake and the
+        // other letters carry on while the templates are put right.
+        problems => {
+            for p in &problems {
+                tracing::error!(templates = %templates.origin, "letter template falls short: {p}");
+            }
+        }
+    }
     let store = open_store(&loaded).await?;
     // (No case count here: counting scans every snapshot and would pull the whole store into
     // memory at start-up.)
@@ -132,7 +150,12 @@ pub async fn run(loaded: Loaded) -> Result<(), DaemonError> {
             stopped.clone(),
         ));
     }
-    workers.spawn(drafter(store.clone(), loaded.clone(), stopped.clone()));
+    workers.spawn(drafter(
+        store.clone(),
+        loaded.clone(),
+        templates.clone(),
+        stopped.clone(),
+    ));
     if let Some(hangup) = hangup {
         workers.spawn(reload_on_hangup(hangup, loaded.clone(), stopped.clone()));
     }
@@ -159,6 +182,7 @@ pub async fn run(loaded: Loaded) -> Result<(), DaemonError> {
         store: store.clone(),
         loaded: loaded.clone(),
         token: Arc::new(token),
+        templates,
     });
     let mut http_stop = stopped.clone();
     workers.spawn(async move {
@@ -212,16 +236,27 @@ async fn open_store(loaded: &Loaded) -> Result<Store, DaemonError> {
     }
 }
 
-/// Turns queued "draft this letter" effects into drafts for approval.
-async fn drafter(store: Store, loaded: Arc<Loaded>, mut shutdown: watch::Receiver<bool>) {
+/// Turns queued "draft this letter" effects into drafts for approval, written from the
+/// templates and checked.
+async fn drafter(
+    store: Store,
+    loaded: Arc<Loaded>,
+    templates: Arc<Templates>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let domain = loaded.config.mail.id_domain();
     while !*shutdown.borrow() {
-        let render =
-            |case: &crate::core::model::Case, letter| plain::render(case, letter, &loaded.config);
+        let today = loaded.today();
+        let render = |case: &crate::core::model::Case, letter| {
+            write::write(&templates, case, letter, &loaded.config, today)
+        };
         match store.make_drafts(render, &domain, Utc::now()).await {
             Ok(made) => {
                 for d in made {
                     tracing::info!(draft = d.id, case = %d.reference, letter = %d.letter.name(), "draft waiting for approval");
+                    for p in &d.problems {
+                        tracing::warn!(draft = d.id, case = %d.reference, "draft cannot be approved yet: {p}");
+                    }
                 }
             }
             Err(e) => tracing::error!("drafter: {e}"),

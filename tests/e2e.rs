@@ -77,7 +77,7 @@ async fn a_residents_email_is_acknowledged_by_an_approved_letter_and_their_reply
     std::fs::write(
         &config,
         format!(
-            "[organisation]\nname = \"Example Homes\"\nreference_prefix = \"EH\"\nhomes_owned = 12800\n\
+            "[organisation]\nname = \"Example Homes\"\nreference_prefix = \"EH\"\nhomes_owned = 12800\nemail = \"complaints@example.org\"\nphone = \"01332 000000\"\n\
              [store]\npath = \"store\"\n\
              [[staff]]\nname = \"Sam Handler\"\nemail = \"sam.handler@example.org\"\nrole = \"handler\"\n\
              [mail]\nfrom = \"complaints@example.org\"\n\

@@ -119,7 +119,7 @@ impl Intake {
         let (tag, address) = lab.unique_mailbox(COMPLAINTS, name).await;
         let dir = tempfile::tempdir().unwrap();
         let text = format!(
-            "[organisation]\nname = \"Example Homes\"\nreference_prefix = \"EH\"\nhomes_owned = 12800\n\
+            "[organisation]\nname = \"Example Homes\"\nreference_prefix = \"EH\"\nhomes_owned = 12800\nemail = \"complaints@example.org\"\nphone = \"01332 000000\"\n\
              [store]\npath = \"store\"\n\
              [mail]\nimap_url = \"{url}\"\nimap_password = \"secret\"\nfrom = \"complaints@example.org\"\n\
              processed_folder = \"{tag}-Processed\"\nquarantine_folder = \"{tag}-Quarantine\"\n\

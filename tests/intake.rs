@@ -26,6 +26,8 @@ const CONFIG: &str = r#"[organisation]
 name = "T"
 reference_prefix = "EH"
 homes_owned = 100
+email = "complaints@example.org"
+phone = "01332 000000"
 
 [store]
 path = "store"

@@ -78,7 +78,7 @@ impl Outbox {
         let (tag, resident) = lab.unique_mailbox(RESIDENT, name).await;
         let dir = tempfile::tempdir().unwrap();
         let text = format!(
-            "[organisation]\nname = \"Example Homes\"\nreference_prefix = \"EH\"\nhomes_owned = 12800\n\
+            "[organisation]\nname = \"Example Homes\"\nreference_prefix = \"EH\"\nhomes_owned = 12800\nemail = \"complaints@example.org\"\nphone = \"01332 000000\"\n\
              [store]\npath = \"store\"\n\
              [mail]\nsmtp_url = \"smtp://127.0.0.1:{smtp_port}{smtp}\"\n\
              imap_url = \"imap://complaints%40example.org@127.0.0.1:{imap_port}/INBOX\"\n\
@@ -162,10 +162,12 @@ impl Outbox {
             .await
             .unwrap();
         let config = self.loaded.config.clone();
+        let templates = self.loaded.letter_templates().unwrap();
+        let today = self.loaded.today();
         let drafts = self
             .store
             .make_drafts(
-                |c, l| redress::letters::plain::render(c, l, &config),
+                |c, l| redress::letters::write::write(&templates, c, l, &config, today),
                 &self.loaded.config.mail.id_domain(),
                 Utc::now(),
             )
@@ -175,8 +177,9 @@ impl Outbox {
             .into_iter()
             .find(|d| d.reference == reference && d.letter.name().starts_with("acknowledgement"))
             .expect("an acknowledgement is drafted");
+        let finalise = redress::letters::write::finalise(&templates, &config, today, STAFF);
         self.store
-            .approve_draft(ack.id, STAFF, Utc::now())
+            .approve_draft(ack.id, STAFF, Utc::now(), finalise)
             .await
             .unwrap()
     }

@@ -9,7 +9,7 @@ use crate::config::Loaded;
 use crate::core::model::{Case, Flag};
 use crate::core::workflow::LetterKind;
 use crate::letters::compliance::Missing;
-use crate::letters::templates::{KINDS, Rendered, Templates, render_checked};
+use crate::letters::templates::{KINDS, Rendered, Templates, check_samples, render_checked};
 use crate::letters::{context, sample};
 
 #[derive(Debug, Subcommand)]
@@ -86,27 +86,8 @@ pub fn letters(cmd: LettersCommand, loaded: Option<&Loaded>) -> anyhow::Result<E
             })
         }
         LettersCommand::Check => {
-            let mut failed = 0;
-            for flags in [
-                vec![],
-                vec![Flag::BuildingSafety],
-                vec![Flag::LgscoMatter, Flag::BuildingSafety],
-            ] {
-                let case = sample::case(&flags);
-                for (name, letter) in KINDS {
-                    let ctx = context::build(&case, letter, config, today);
-                    let (_, missing) = render_checked(&templates, letter, &ctx)?;
-                    if !missing.is_empty() {
-                        failed += 1;
-                        let with: Vec<String> = flags.iter().map(|f| format!("{f:?}")).collect();
-                        eprintln!("{name} (sample case, flags [{}]):", with.join(", "));
-                        for m in &missing {
-                            eprintln!("  {m}");
-                        }
-                    }
-                }
-            }
-            if failed == 0 {
+            let problems = check_samples(&templates, config, today)?;
+            if problems.is_empty() {
                 println!(
                     "{}: all {} letters render and contain what the Code requires",
                     templates.origin,
@@ -114,7 +95,10 @@ pub fn letters(cmd: LettersCommand, loaded: Option<&Loaded>) -> anyhow::Result<E
                 );
                 Ok(ExitCode::SUCCESS)
             } else {
-                eprintln!("{}: {failed} letter(s) fall short", templates.origin);
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                eprintln!("{}: {} problem(s)", templates.origin, problems.len());
                 Ok(ExitCode::FAILURE)
             }
         }

@@ -108,6 +108,20 @@ pub enum DraftCommand {
         #[arg(long)]
         by: String,
     },
+    /// Edit a pending draft's subject and text (the text from a file, `-` for standard
+    /// input). The edit is recorded with the text before and after, and the compliance check
+    /// says what the edited letter lacks.
+    Edit {
+        id: u64,
+        #[arg(long)]
+        by: String,
+        /// The new subject; the draft's own when absent.
+        #[arg(long)]
+        subject: Option<String>,
+        /// File holding the new text of the letter.
+        #[arg(long)]
+        text: PathBuf,
+    },
     /// Reject a draft, saying why.
     Reject {
         id: u64,
@@ -145,7 +159,7 @@ pub fn draft(cmd: DraftCommand, loaded: &Loaded) -> anyhow::Result<ExitCode> {
         DraftCommand::Show { id } => print_draft(&backend.draft(id)?),
         DraftCommand::Approve { id, by } => {
             super::cases::check_staff(loaded, &by)?;
-            let d = backend.decide(id, true, &by, None)?;
+            let d = backend.decide(loaded, id, true, &by, None)?;
             println!("draft {} approved by {by}; it is in the outbox", d.id);
         }
         DraftCommand::Posted { id, by } => {
@@ -155,8 +169,32 @@ pub fn draft(cmd: DraftCommand, loaded: &Loaded) -> anyhow::Result<ExitCode> {
         }
         DraftCommand::Reject { id, by, reason } => {
             super::cases::check_staff(loaded, &by)?;
-            let d = backend.decide(id, false, &by, Some(&reason))?;
+            let d = backend.decide(loaded, id, false, &by, Some(&reason))?;
             println!("draft {} rejected", d.id);
+        }
+        DraftCommand::Edit {
+            id,
+            by,
+            subject,
+            text,
+        } => {
+            super::cases::check_staff(loaded, &by)?;
+            let body = if text.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin()).context("reading the text")?
+            } else {
+                std::fs::read_to_string(&text)
+                    .with_context(|| format!("reading {}", text.display()))?
+            };
+            let d = backend.edit(loaded, id, &by, subject.as_deref(), &body)?;
+            println!("draft {} edited by {by}", d.id);
+            if d.problems.is_empty() {
+                println!("it contains what the Code requires and can be approved");
+            } else {
+                println!("it cannot be approved until it has:");
+                for p in &d.problems {
+                    println!("  {p}");
+                }
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -181,6 +219,15 @@ fn print_draft(d: &Draft) {
     }
     if d.status == DraftStatus::Failed || d.last_error.is_some() {
         println!("Last error: {}", d.last_error.as_deref().unwrap_or("-"));
+    }
+    for e in &d.edits {
+        println!("Edited by {} at {}", e.by, e.at);
+    }
+    if d.status == DraftStatus::Pending && !d.problems.is_empty() {
+        println!("Cannot be approved yet:");
+        for p in &d.problems {
+            println!("  {p}");
+        }
     }
     println!("\n{}", d.body);
 }

@@ -10,7 +10,7 @@ use crate::config::Loaded;
 use crate::core::event::{Event, Opened, Recorded};
 use crate::core::model::Case;
 use crate::daemon;
-use crate::letters::Draft;
+use crate::letters::{self, Draft};
 use crate::store::{DueEntry, Store, StoreError};
 
 /// The store itself, or the running daemon's API.
@@ -163,6 +163,7 @@ impl Backend {
 
     pub fn decide(
         &self,
+        loaded: &Loaded,
         id: u64,
         approve: bool,
         by: &str,
@@ -170,7 +171,12 @@ impl Backend {
     ) -> anyhow::Result<Draft> {
         let now = chrono::Utc::now();
         match self {
-            Backend::Local(store) if approve => Ok(block_on(store.approve_draft(id, by, now))??),
+            Backend::Local(store) if approve => {
+                let templates = loaded.letter_templates()?;
+                let finalise =
+                    letters::write::finalise(&templates, &loaded.config, loaded.today(), by);
+                Ok(block_on(store.approve_draft(id, by, now, finalise))??)
+            }
             Backend::Local(store) => Ok(block_on(store.reject_draft(
                 id,
                 by,
@@ -184,6 +190,36 @@ impl Backend {
                     &serde_json::json!({ "by": by, "reason": reason }),
                 )
             }
+        }
+    }
+
+    /// A staff edit of a pending draft; `subject` keeps the draft's own when `None`.
+    pub fn edit(
+        &self,
+        loaded: &Loaded,
+        id: u64,
+        by: &str,
+        subject: Option<&str>,
+        text: &str,
+    ) -> anyhow::Result<Draft> {
+        match self {
+            Backend::Local(store) => {
+                let templates = loaded.letter_templates()?;
+                Ok(block_on(letters::write::edit(
+                    store,
+                    &templates,
+                    &loaded.config,
+                    loaded.today(),
+                    id,
+                    by,
+                    subject,
+                    text,
+                ))??)
+            }
+            Backend::Remote(client) => client.post(
+                &format!("/api/drafts/{id}/edit"),
+                &serde_json::json!({ "by": by, "subject": subject, "text": text }),
+            ),
         }
     }
 }

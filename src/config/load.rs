@@ -300,6 +300,7 @@ fn typed(mut root: toml::Table, problems: &mut Vec<Problem>) -> Config {
         mail: section(&mut root, "mail", problems),
         classify: section(&mut root, "classify", problems),
         letters: section(&mut root, "letters", problems),
+        approval: section(&mut root, "approval", problems),
         http: section(&mut root, "http", problems),
         api: section(&mut root, "api", problems),
     };
@@ -309,7 +310,7 @@ fn typed(mut root: toml::Table, problems: &mut Vec<Problem>) -> Config {
             line: None,
             env: None,
             message: "unknown section or key; expected organisation, store, calendar, policy, \
-                      staff, ombudsman, mail, classify, letters, http or api"
+                      staff, ombudsman, mail, classify, letters, approval, http or api"
                 .into(),
         });
     }

@@ -30,6 +30,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub classify: ClassifyConfig,
     pub letters: LettersConfig,
+    pub approval: ApprovalConfig,
     pub http: HttpConfig,
     pub api: ApiConfig,
 }
@@ -329,6 +330,47 @@ impl Default for LettersConfig {
     }
 }
 
+/// Who may approve what.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApprovalConfig {
+    /// Payment bands: a letter offering a payment of at least `from_pence` (all remedies at
+    /// its stage together) needs an approver of at least `role`; the highest band reached
+    /// applies. Below the lowest band any member of staff may approve.
+    pub bands: Vec<PaymentBand>,
+}
+
+/// One payment band (2024 policy §14.26).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentBand {
+    pub name: String,
+    /// The smallest payment in the band, in pence.
+    pub from_pence: u64,
+    pub role: Role,
+}
+
+impl Default for ApprovalConfig {
+    /// SPEC §4: minor £10–£600 supervisor or manager; moderate £600–£1,000 manager or
+    /// complaints team; severe over £1,000 senior management; over £5,000 (personal injury)
+    /// senior management, who involve the board or insurer.
+    fn default() -> Self {
+        let band = |name: &str, from_pence, role| PaymentBand {
+            name: name.to_owned(),
+            from_pence,
+            role,
+        };
+        ApprovalConfig {
+            bands: vec![
+                band("minor", 1_000, Role::Manager),
+                band("moderate", 60_001, Role::Manager),
+                band("severe", 100_001, Role::Senior),
+                band("personal injury", 500_001, Role::Senior),
+            ],
+        }
+    }
+}
+
 /// The daemon's HTTP listener (JSON API now, staff UI and webhooks later).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -387,6 +429,16 @@ impl Loaded {
     /// A path from the configuration, resolved against the configuration file's folder.
     pub fn resolve(&self, path: &std::path::Path) -> PathBuf {
         self.base.join(path)
+    }
+
+    /// The letter templates: `letters.templates` when that folder exists, else the bundled
+    /// ones. Loaded afresh on each call (a few milliseconds), so an edited template is used
+    /// by the next command.
+    pub fn letter_templates(
+        &self,
+    ) -> Result<crate::letters::templates::Templates, crate::letters::templates::TemplateError>
+    {
+        crate::letters::templates::Templates::load(&self.resolve(&self.config.letters.templates))
     }
 
     /// The folder letters are written to when `smtp_url` is `file://…` (relative paths

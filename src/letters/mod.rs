@@ -1,14 +1,19 @@
-//! Letters: drafts for staff approval, and their plain-text first versions.
+//! Letters: drafts for staff approval, written from landlord-editable templates and checked
+//! against what the Code requires of each.
 //!
-//! Every outgoing letter starts as a [`Draft`] (SPEC §4). Until the template capability lands,
-//! drafts are written by [`plain::render`]: plain English, the case reference in the subject,
-//! and the ombudsman details the Code asks for on complaints correspondence.
+//! Every outgoing letter starts as a [`Draft`] (SPEC §4). [`templates`] renders it from a
+//! [`context`] built from the case; [`compliance`] lists what each kind must contain and finds
+//! what a rendered or edited letter lacks; [`approval`] decides who may approve it. A template
+//! that fails at run time (they are checked at start, so this is a defect) leaves the
+//! [`plain`] version in its place, which the same check then judges.
 
+pub mod approval;
 pub mod compliance;
 pub mod context;
 pub mod plain;
 pub mod sample;
 pub mod templates;
+pub mod write;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -70,6 +75,38 @@ pub struct Draft {
     pub attempts: u32,
     #[serde(default)]
     pub last_error: Option<String>,
+    /// The HTML version, sent beside the text; absent for letters drafted before there was
+    /// one.
+    #[serde(default)]
+    pub html: Option<String>,
+    /// What the compliance check found missing when it was last written or edited (SPEC §3);
+    /// empty when it complies. Approval checks again.
+    #[serde(default)]
+    pub problems: Vec<String>,
+    /// Every staff edit, with the text before and after (SPEC §4).
+    #[serde(default)]
+    pub edits: Vec<DraftEdit>,
+}
+
+/// One staff edit of a draft.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftEdit {
+    pub by: String,
+    pub at: DateTime<Utc>,
+    pub subject_before: String,
+    pub body_before: String,
+    pub subject_after: String,
+    pub body_after: String,
+}
+
+/// A letter as written for a case: what a draft is made from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Written {
+    pub subject: String,
+    pub body: String,
+    pub html: Option<String>,
+    /// What the compliance check found missing (empty when it complies).
+    pub problems: Vec<String>,
 }
 
 impl LetterKind {

@@ -61,6 +61,9 @@ pub fn name_of(letter: LetterKind) -> &'static str {
     }
 }
 
+/// The template of an edited letter's HTML version.
+const EDITED: &str = "_edited.html";
+
 /// A template problem, naming the file and line.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -160,12 +163,13 @@ impl Templates {
         for (name, source) in sources {
             env.add_template_owned(name, source)?;
         }
-        for (kind, _) in KINDS {
-            for ext in ["txt", "html"] {
-                let name = format!("{kind}.{ext}");
-                if env.get_template(&name).is_err() {
-                    return Err(TemplateError::Missing(name));
-                }
+        let names = KINDS
+            .iter()
+            .flat_map(|(kind, _)| [format!("{kind}.txt"), format!("{kind}.html")])
+            .chain([EDITED.to_owned()]);
+        for name in names {
+            if env.get_template(&name).is_err() {
+                return Err(TemplateError::Missing(name));
             }
         }
         Ok(Templates { env, origin })
@@ -198,6 +202,34 @@ impl Templates {
     }
 }
 
+impl Templates {
+    /// The HTML version of a letter staff edited: their text, a paragraph per blank-line-
+    /// separated block, in the letters' accessible frame.
+    pub fn edited_html(
+        &self,
+        subject: &str,
+        text: &str,
+        ctx: &LetterContext,
+    ) -> Result<String, TemplateError> {
+        let paragraphs: Vec<Vec<&str>> = text
+            .split("\n\n")
+            .map(|p| {
+                p.lines()
+                    .map(str::trim_end)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|p| !p.is_empty())
+            .collect();
+        let html = self.env.get_template(EDITED)?.render(minijinja::context! {
+            subject => subject,
+            paragraphs => paragraphs,
+            adjustments => &ctx.adjustments,
+        })?;
+        Ok(html.trim().to_owned() + "\n")
+    }
+}
+
 /// Renders a letter and checks it: the rendered letter, and what it lacks (empty when it
 /// complies).
 pub fn render_checked(
@@ -216,4 +248,34 @@ pub fn render_checked(
     ));
     missing.dedup_by(|a, b| a.element == b.element && a.part == "subject" && b.part == "subject");
     Ok((rendered, missing))
+}
+
+/// Renders every letter from the sample case (plain, with a building safety flag, and with
+/// the LGSCO and building safety flags) under `config`, and lists what each lacks, as
+/// "stage1_ack (flags building_safety): <missing element>". Run at start-up, by
+/// `check-config` and by `letters check`, so a landlord who edits a template and loses a
+/// required paragraph finds out before a resident does.
+pub fn check_samples(
+    templates: &Templates,
+    config: &crate::config::Config,
+    today: chrono::NaiveDate,
+) -> Result<Vec<String>, TemplateError> {
+    use crate::core::model::Flag;
+    let mut problems = Vec::new();
+    for (flags, with) in [
+        (vec![], ""),
+        (vec![Flag::BuildingSafety], " (flags building_safety)"),
+        (
+            vec![Flag::LgscoMatter, Flag::BuildingSafety],
+            " (flags lgsco_matter, building_safety)",
+        ),
+    ] {
+        let case = super::sample::case(&flags);
+        for (name, letter) in KINDS {
+            let ctx = super::context::build(&case, letter, config, today);
+            let (_, missing) = render_checked(templates, letter, &ctx)?;
+            problems.extend(missing.iter().map(|m| format!("{name}{with}: {m}")));
+        }
+    }
+    Ok(problems)
 }

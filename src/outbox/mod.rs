@@ -101,10 +101,18 @@ pub fn build_message(draft: &Draft, mail: &MailConfig) -> Result<Message, SendEr
     if !draft.references.is_empty() {
         builder = builder.references(draft.references.join(" "));
     }
-    let mut message = builder
-        .header(ContentType::TEXT_PLAIN)
-        .body(draft.body.clone())
-        .map_err(|e| bad("building the message", &e))?;
+    // Plain text and HTML side by side (multipart/alternative), so every mail program shows
+    // one of them; letters drafted before there was HTML go as plain text.
+    let mut message = match &draft.html {
+        Some(html) => builder.multipart(lettre::message::MultiPart::alternative_plain_html(
+            draft.body.clone(),
+            html.clone(),
+        )),
+        None => builder
+            .header(ContentType::TEXT_PLAIN)
+            .body(draft.body.clone()),
+    }
+    .map_err(|e| bad("building the message", &e))?;
     message.headers_mut().insert_raw(HeaderValue::new(
         HeaderName::new_from_ascii_str("X-Redress-Case"),
         draft.reference.clone(),

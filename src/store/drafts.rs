@@ -2,8 +2,9 @@
 //!
 //! The workflow queues "draft this letter" effects in the same transaction as the event that
 //! needs them; [`Store::make_drafts`] turns each into a [`Draft`] and removes the queue entry
-//! in one transaction, so no letter is drafted twice or forgotten. Approval puts a draft in
-//! the outbox (`o/`); a send is recorded, with its effect on the case (acknowledged,
+//! in one transaction, so no letter is drafted twice or forgotten. Staff edits are kept with
+//! the text before and after. Approval, under the policy the caller passes in
+//! (`letters::approval`), puts a draft in the outbox (`o/`); a send is recorded, with its effect on the case (acknowledged,
 //! responded), in one transaction.
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -11,11 +12,10 @@ use sled::transaction::{ConflictableTransactionError as Conflictable, Transactio
 
 use super::write::{Queued, apply_in};
 use super::{Store, StoreError, decode, encode, keys};
-use crate::core::code::Stage;
 use crate::core::event::Event;
 use crate::core::model::{Case, Channel, Direction, LinkedMessage};
 use crate::core::workflow::{self, Effect, LetterKind, Rules};
-use crate::letters::{Draft, DraftStatus};
+use crate::letters::{Draft, DraftEdit, DraftStatus, Written};
 
 type TxResult<T> = Result<T, Conflictable<StoreError>>;
 
@@ -55,10 +55,10 @@ fn load_case(tx: &TransactionalTree, reference: &str) -> TxResult<Case> {
 
 impl Store {
     /// Turns every queued draft effect into a draft; returns the new drafts. `render` writes
-    /// subject and body from the case; `id_domain` is the domain of our Message-IDs.
+    /// the letter from the case; `id_domain` is the domain of our Message-IDs.
     pub async fn make_drafts(
         &self,
-        render: impl Fn(&Case, LetterKind) -> (String, String),
+        render: impl Fn(&Case, LetterKind) -> Written,
         id_domain: &str,
         at: DateTime<Utc>,
     ) -> Result<Vec<Draft>, StoreError> {
@@ -74,9 +74,9 @@ impl Store {
                     return Ok(None); // made by another worker meanwhile
                 }
                 let case = load_case(tx, &queued.queued.reference)?;
-                let (subject, body) = render(&case, letter);
+                let written = render(&case, letter);
                 let id = tx.generate_id()?;
-                let draft = new_draft(id, &case, letter, subject, body, id_domain, at);
+                let draft = new_draft(id, &case, letter, written, id_domain, at);
                 save_draft(tx, &draft)?;
                 tx.remove(queue_key.as_slice())?;
                 Ok(Some(draft))
@@ -110,23 +110,62 @@ impl Store {
         decode(&key, &bytes)
     }
 
-    /// Approves a pending draft and puts it in the outbox. Refused, with the provision, when
-    /// the Code forbids it: a stage 2 letter approved by the stage 1 handler (6.13), an
-    /// acknowledgement without the complaint definition (5.6).
+    /// Approves a pending draft and puts it in the outbox. `finalise` is the approval policy
+    /// (`letters::approval`), asked inside the transaction with the case as it is now: it
+    /// returns the letter to send (an unedited draft rewritten from the current case) or every
+    /// reason it may not go (a missing element of SPEC §3, Code 6.13, a payment band).
     pub async fn approve_draft(
         &self,
         id: u64,
         by: &str,
         at: DateTime<Utc>,
+        finalise: impl Fn(&Draft, &Case) -> Result<Draft, Vec<String>>,
     ) -> Result<Draft, StoreError> {
         self.change_draft(id, |tx, draft| {
             require_pending(draft)?;
             let case = load_case(tx, &draft.reference)?;
-            check_approval(id, draft, &case, by)?;
+            *draft = finalise(draft, &case).map_err(|why| refused(id, why.join("; ")))?;
             draft.status = DraftStatus::Approved;
             draft.decided_by = Some(by.to_owned());
             draft.decided_at = Some(at);
             tx.insert(keys::outbox(id), &[] as &[u8])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// A member of staff's edit of a pending draft: the text before and after is recorded
+    /// (SPEC §4), `html` is the HTML made from the new text, and `check` (the compliance
+    /// check) says what the edited letter lacks, which is kept on the draft and returned.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn edit_draft(
+        &self,
+        id: u64,
+        by: &str,
+        at: DateTime<Utc>,
+        subject: &str,
+        body: &str,
+        html: Option<String>,
+        check: impl Fn(&Draft, &Case) -> Vec<String>,
+    ) -> Result<Draft, StoreError> {
+        self.change_draft(id, |tx, draft| {
+            require_pending(draft)?;
+            if subject.trim().is_empty() || body.trim().is_empty() {
+                return Err(refused(id, "an edited letter needs a subject and a body"));
+            }
+            let case = load_case(tx, &draft.reference)?;
+            draft.edits.push(DraftEdit {
+                by: by.to_owned(),
+                at,
+                subject_before: draft.subject.clone(),
+                body_before: draft.body.clone(),
+                subject_after: subject.to_owned(),
+                body_after: body.to_owned(),
+            });
+            draft.subject = subject.to_owned();
+            draft.body = body.to_owned();
+            draft.html = html.clone();
+            draft.problems = check(draft, &case);
             Ok(())
         })
         .await
@@ -301,40 +340,6 @@ fn require_pending(draft: &Draft) -> TxResult<()> {
     }
 }
 
-fn check_approval(id: u64, draft: &Draft, case: &Case, by: &str) -> TxResult<()> {
-    let stage = match draft.letter {
-        LetterKind::Acknowledgement { stage }
-        | LetterKind::Response { stage }
-        | LetterKind::Extension { stage } => Some(stage),
-        _ => None,
-    };
-    if stage == Some(Stage::Two) {
-        let stage1 = case
-            .stages
-            .get(&Stage::One)
-            .and_then(|r| r.handler.as_deref());
-        if stage1.is_some_and(|h| h.eq_ignore_ascii_case(by)) {
-            return Err(refused(
-                id,
-                "Code 6.13: a stage 2 letter cannot be approved by the person who considered stage 1",
-            ));
-        }
-    }
-    if let LetterKind::Acknowledgement { stage } = draft.letter {
-        let defined = case
-            .stages
-            .get(&stage)
-            .is_some_and(|r| r.definition.is_some());
-        if !defined {
-            return Err(refused(
-                id,
-                "Code 5.6: record the complaint definition before approving the acknowledgement",
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// What sending a letter records on its case.
 fn sent_events(draft: &Draft, on: NaiveDate) -> Vec<Event> {
     let mut events = vec![Event::MessageLinked {
@@ -364,8 +369,7 @@ fn new_draft(
     id: u64,
     case: &Case,
     letter: LetterKind,
-    subject: String,
-    body: String,
+    written: Written,
     id_domain: &str,
     at: DateTime<Utc>,
 ) -> Draft {
@@ -388,8 +392,8 @@ fn new_draft(
         letter,
         status: DraftStatus::Pending,
         to,
-        subject,
-        body,
+        subject: written.subject,
+        body: written.body,
         message_id: format!("<{id}.{}@{id_domain}>", case.reference),
         in_reply_to: inbound.last().cloned(),
         references: inbound,
@@ -400,6 +404,9 @@ fn new_draft(
         sent_at: None,
         attempts: 0,
         last_error: None,
+        html: written.html,
+        problems: written.problems,
+        edits: Vec::new(),
     }
 }
 

@@ -22,6 +22,8 @@ pub struct AppState {
     pub store: Store,
     pub loaded: Arc<Loaded>,
     pub token: Arc<String>,
+    /// The letter templates, loaded and checked at start.
+    pub templates: Arc<crate::letters::templates::Templates>,
 }
 
 /// The routes. Everything under `/api` needs the bearer token (checked once, by
@@ -36,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/drafts/{id}", get(show_draft))
         .route("/api/drafts/{id}/approve", post(approve))
         .route("/api/drafts/{id}/reject", post(reject))
+        .route("/api/drafts/{id}/edit", post(edit))
         .route("/api/drafts/{id}/posted", post(posted))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -215,9 +218,45 @@ async fn approve(
     Json(body): Json<Decision>,
 ) -> ApiResult {
     staff_member(&state, &body.by)?;
+    let loaded = &state.loaded;
+    let finalise =
+        crate::letters::write::finalise(&state.templates, &loaded.config, loaded.today(), &body.by);
     Ok(Json(json!(
-        state.store.approve_draft(id, &body.by, Utc::now()).await?
+        state
+            .store
+            .approve_draft(id, &body.by, Utc::now(), finalise)
+            .await?
     )))
+}
+
+#[derive(Deserialize)]
+struct Edit {
+    by: String,
+    #[serde(default)]
+    subject: Option<String>,
+    text: String,
+}
+
+/// A staff edit of a pending draft; the answer carries the compliance findings (`problems`).
+async fn edit(
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+    Json(body): Json<Edit>,
+) -> ApiResult {
+    staff_member(&state, &body.by)?;
+    let loaded = &state.loaded;
+    let draft = crate::letters::write::edit(
+        &state.store,
+        &state.templates,
+        &loaded.config,
+        loaded.today(),
+        id,
+        &body.by,
+        body.subject.as_deref(),
+        &body.text,
+    )
+    .await?;
+    Ok(Json(json!(draft)))
 }
 
 /// Staff printed and posted an approved letter.
