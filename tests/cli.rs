@@ -426,12 +426,14 @@ fn check_config_accepts_the_example() {
     // The shipped rules were built and counted, as the daemon would at start.
     let rules: usize = run
         .stdout
-        .split(" classification rules, store ")
+        .split(" classification rules, letters from ")
         .next()
         .and_then(|head| head.rsplit(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no rule count in {}", run.stdout));
     assert!(rules >= 100, "{}", run.stdout);
+    // The letter templates beside it were rendered and checked.
+    assert!(run.stdout.contains(", letters from "), "{}", run.stdout);
 }
 
 const BROKEN: &str = r#"[organisation]

@@ -459,21 +459,50 @@ fn the_daemon_refuses_to_start_on_a_broken_rule_set_and_names_file_and_line() {
         "[[rule]]\nid = \"mine.tap\"\npatterns = ['dripping (tap']\nkind = \"service_request\"\n",
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .args(["run", "--config"])
-        .arg(&config)
-        .env_remove("REDRESS_CONFIG")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "started with a broken rule set");
+    let stderr = refused_start(dir.path(), &config);
     assert!(
         stderr.contains("classify.rules") && stderr.contains("mine.toml:3"),
         "{stderr}"
     );
+}
+
+/// Runs the daemon on `config` and expects it to refuse to start before opening the store;
+/// returns what it said.
+fn refused_start(dir: &std::path::Path, config: &std::path::Path) -> String {
+    let out = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(config)
+        .env_remove("REDRESS_CONFIG")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "it started: {stderr}");
     // Nothing was opened: the store was never created.
-    assert!(!dir.path().join("data/redress.sled").exists());
+    assert!(!dir.join("data/redress.sled").exists());
+    stderr
+}
+
+#[test]
+fn the_daemon_refuses_to_start_on_a_broken_letter_template_and_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _port) = configure(dir.path());
+    let templates = dir.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    for entry in std::fs::read_dir(&shipped).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), templates.join(entry.file_name())).unwrap();
+    }
+    let ack = templates.join("stage1_ack.txt");
+    let text = std::fs::read_to_string(&ack).unwrap();
+    assert!(text.contains("{% block body %}"));
+    std::fs::write(&ack, text.replace("{% block body %}", "{% block body %")).unwrap();
+    let stderr = refused_start(dir.path(), &config);
+    assert!(
+        stderr.contains("letters.templates") && stderr.contains("stage1_ack.txt:3"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

@@ -265,12 +265,16 @@ fn a_broken_template_is_refused_with_its_file_and_line() {
     let dir = editable();
     let path = dir.path().join("stage1_ack.txt");
     let source = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, source.replace("{{ due }}", "{{ due ")).unwrap();
+    let edit = |from: &str, to: &str| {
+        assert!(source.contains(from), "stage1_ack.txt no longer has {from}");
+        std::fs::write(&path, source.replace(from, to)).unwrap();
+    };
+    edit("{% block body %}", "{% block body %");
     let err = Templates::load(dir.path()).err().expect("a syntax error");
-    assert!(err.to_string().contains("stage1_ack.txt:"), "{err}");
+    assert!(err.to_string().contains("stage1_ack.txt:3"), "{err}");
 
     // A misspelt field is an error, not a blank in a resident's letter.
-    std::fs::write(&path, source.replace("{{ due }}", "{{ due_date }}")).unwrap();
+    edit("{{ reference }}", "{{ referense }}");
     let templates = Templates::load(dir.path()).unwrap();
     let letter = LetterKind::Acknowledgement { stage: Stage::One };
     let ctx = context::build(&sample::case(&[]), letter, &sample::config(), today());
@@ -324,8 +328,27 @@ fn letters_check_finds_a_template_that_lost_the_ombudsman_paragraph() {
     assert!(!out.status.success());
     assert!(
         stderr.contains("stage1_response")
-            && stderr
-                .contains("the ombudsman's contact details is missing from the text (Code 3.7)"),
+            && stderr.contains("the text lacks the ombudsman's contact details (Code 3.7)"),
+        "{stderr}"
+    );
+
+    // check-config renders them too, with the configuration's own landlord.
+    let config = dir.path().join("redress.toml");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("redress.example.toml"),
+        &config,
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check-config", "--config"])
+        .arg(&config)
+        .env_remove("REDRESS_CONFIG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("letters.templates: stage2_ack: the text lacks the ombudsman's contact details (Code 3.7)"),
         "{stderr}"
     );
 

@@ -261,6 +261,22 @@ async fn an_approved_acknowledgement_reaches_the_resident_threaded_with_a_sent_c
     );
     assert_eq!(letter.in_reply_to, ["<complaint-1@example.net>"]);
     assert_eq!(letter.from.address, COMPLAINTS);
+    // Plain text and HTML side by side; the plain part is the letter as approved.
+    let content_type = letter
+        .headers
+        .iter()
+        .find(|(name, _)| name == "content-type")
+        .map(|(_, value)| value.to_lowercase())
+        .unwrap_or_default();
+    assert!(
+        content_type.contains("multipart/alternative"),
+        "{content_type}"
+    );
+    assert!(
+        letter.text.contains("Recurring mould in the bedroom"),
+        "{}",
+        letter.text
+    );
 
     let copies = outbox.sent_copies().await;
     assert_eq!(copies.len(), 1, "one copy in Sent");

@@ -1,5 +1,6 @@
 //! Commands that need no store: configuration check, holidays, deadlines, policy lint.
 
+use crate::letters::templates::check_samples;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -14,37 +15,71 @@ use crate::core::code::{self, PolicyProfile, Severity, Stage};
 /// Checks the configuration and the classification rules it names (the daemon refuses to
 /// start with either broken, so this says so first).
 pub fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
-    match config::load(path, std::env::vars()) {
-        Ok(loaded) => match loaded.classifier.live() {
-            Ok(live) => {
-                println!(
-                    "{}: ok ({}, policy {}, {} staff, {} classification rules, store {})",
-                    loaded.origin,
-                    loaded.config.organisation.name,
-                    loaded.policy.name,
-                    loaded.config.staff.len(),
-                    live.engine().rules().len(),
-                    loaded.store_path.display()
+    let loaded = match config::load(path, std::env::vars()) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let mut ok = true;
+    let rules = match loaded.classifier.live() {
+        Ok(live) => live.engine().rules().len(),
+        Err(e) => {
+            ok = false;
+            eprintln!(
+                "{}: classify.rules ({}) cannot be used:",
+                loaded.origin,
+                loaded.classifier.dir().display()
+            );
+            for problem in &e.problems {
+                eprintln!("  classify.rules: {problem}");
+            }
+            0
+        }
+    };
+    // The letters, rendered from the sample case with this configuration's landlord, so a
+    // template that lost a required paragraph is found before a resident gets the letter.
+    let templates = match loaded.letter_templates() {
+        Ok(templates) => match check_samples(&templates, &loaded.config, loaded.today()) {
+            Ok(problems) if problems.is_empty() => Some(templates.origin),
+            Ok(problems) => {
+                ok = false;
+                eprintln!(
+                    "{}: letters.templates ({}) fall short:",
+                    loaded.origin, templates.origin
                 );
-                Ok(ExitCode::SUCCESS)
+                for p in &problems {
+                    eprintln!("  letters.templates: {p}");
+                }
+                None
             }
             Err(e) => {
-                eprintln!(
-                    "{}: classify.rules ({}) cannot be used:",
-                    loaded.origin,
-                    loaded.classifier.dir().display()
-                );
-                for problem in &e.problems {
-                    eprintln!("  classify.rules: {problem}");
-                }
-                Ok(ExitCode::FAILURE)
+                ok = false;
+                eprintln!("{}: letters.templates: {e}", loaded.origin);
+                None
             }
         },
         Err(e) => {
-            eprintln!("{e}");
-            Ok(ExitCode::FAILURE)
+            ok = false;
+            eprintln!("{}: letters.templates: {e}", loaded.origin);
+            None
         }
+    };
+    if !ok {
+        return Ok(ExitCode::FAILURE);
     }
+    println!(
+        "{}: ok ({}, policy {}, {} staff, {} classification rules, letters from {}, store {})",
+        loaded.origin,
+        loaded.config.organisation.name,
+        loaded.policy.name,
+        loaded.config.staff.len(),
+        rules,
+        templates.unwrap_or_default(),
+        loaded.store_path.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn holidays(from: i32, to: i32) -> anyhow::Result<ExitCode> {

@@ -136,9 +136,9 @@ impl fmt::Display for Missing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} is missing from the {} ({}): {}",
-            self.element.name(),
+            "the {} lacks {} ({}): {}",
             self.part,
+            self.element.name(),
             self.element.provision(),
             self.detail
         )
@@ -240,11 +240,7 @@ pub fn check(
 fn lacks(element: Element, ctx: &LetterContext, subject: &str, text: &str) -> Option<String> {
     use Element::*;
     let has = |needle: &str| contains(text, needle);
-    let words = |pattern: &str| {
-        Regex::new(&format!("(?i){pattern}"))
-            .map(|r| r.is_match(text))
-            .unwrap_or(false)
-    };
+    let words = |pattern: &str| matches(pattern, text);
     // Case data must be there, and not empty.
     let field = |label: &str, value: &str| -> Option<String> {
         if value.trim().is_empty() {
@@ -256,7 +252,7 @@ fn lacks(element: Element, ctx: &LetterContext, subject: &str, text: &str) -> Op
         }
     };
     let first = |checks: Vec<Option<String>>| checks.into_iter().flatten().next();
-    let ombudsman_contact = |o: &super::context::OmbudsmanView| -> Option<String> {
+    let ombudsman_contact = |o: &crate::config::OmbudsmanContact| -> Option<String> {
         if !has(&o.name) {
             return Some(format!("the {} is not named", o.name));
         }
@@ -425,6 +421,28 @@ fn lacks(element: Element, ctx: &LetterContext, subject: &str, text: &str) -> Op
             }
         }
     }
+}
+
+/// Whether the case-insensitive `pattern` matches `text`. Compiled patterns are kept (they
+/// are the check's own, plus a few naming the configured ombudsmen), so checking a letter
+/// does not compile them again.
+fn matches(pattern: &str, text: &str) -> bool {
+    static COMPILED: std::sync::LazyLock<
+        std::sync::RwLock<std::collections::HashMap<String, Option<Regex>>>,
+    > = std::sync::LazyLock::new(Default::default);
+    let cached = COMPILED
+        .read()
+        .ok()
+        .and_then(|c| c.get(pattern).map(|r| r.as_ref().map(|r| r.is_match(text))));
+    if let Some(found) = cached {
+        return found.unwrap_or(false);
+    }
+    let compiled = Regex::new(&format!("(?i){pattern}")).ok();
+    let found = compiled.as_ref().is_some_and(|r| r.is_match(text));
+    if let Ok(mut c) = COMPILED.write() {
+        c.insert(pattern.to_owned(), compiled);
+    }
+    found
 }
 
 /// Whitespace runs made one space, so a value wrapped over lines still matches.

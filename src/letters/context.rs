@@ -5,15 +5,16 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::config::{Config, OmbudsmanContact};
+use crate::config::{Config, OmbudsmanContact, Organisation};
 use crate::core::code::Stage;
-use crate::core::model::{Case, Flag, Outcome, StageRecord};
+use crate::core::model::{Action, Case, Flag, Outcome, StageRecord};
 use crate::core::workflow::LetterKind;
 
 /// The template context of one letter.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LetterContext {
-    pub organisation: OrganisationView,
+    /// The landlord, from `[organisation]`.
+    pub organisation: Organisation,
     /// The case reference, e.g. `DH-2026-00042`; every subject carries it in brackets.
     pub reference: String,
     /// Who the letter is addressed to: the resident, or their named representative.
@@ -47,15 +48,6 @@ pub struct LetterContext {
     /// The stage 2 response: the landlord's final response (6.20).
     #[serde(rename = "final")]
     pub is_final: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct OrganisationView {
-    pub name: String,
-    pub address: Vec<String>,
-    pub phone: Option<String>,
-    pub email: Option<String>,
-    pub website: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -130,24 +122,13 @@ pub struct RefusalView {
     pub reasons: String,
 }
 
-/// One ombudsman's (or regulator's) contact details.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct OmbudsmanView {
-    pub name: String,
-    pub phone: Option<String>,
-    pub email: Option<String>,
-    pub website: String,
-    pub online_form: Option<String>,
-    pub address: Vec<String>,
-}
-
 /// Where the resident can take the complaint (SPEC §3): `route` is the Housing Ombudsman, or
 /// the Local Government and Social Care Ombudsman for its matters (2024 §11.5); `also` holds
 /// the Building Safety Regulator for building safety cases (2024 §11.7).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct OmbudsmanBlock {
-    pub route: OmbudsmanView,
-    pub also: Vec<OmbudsmanView>,
+    pub route: OmbudsmanContact,
+    pub also: Vec<OmbudsmanContact>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -236,17 +217,7 @@ pub fn build(case: &Case, letter: LetterKind, config: &Config, today: NaiveDate)
         })
         .unwrap_or_default();
     let mut actions: Vec<ActionView> = Vec::new();
-    let mut open: Vec<_> = case
-        .stages
-        .values()
-        .filter_map(|r| r.decision.as_ref())
-        .flat_map(|d| &d.actions)
-        .filter(|a| a.done_on.is_none())
-        .collect();
-    open.sort_by_key(|a| a.due);
-    // A stage 2 decision often restates the stage 1 actions still open: list each once.
-    open.dedup_by(|a, b| a.description == b.description && a.due == b.due);
-    for a in open {
+    for a in open_actions(case) {
         actions.push(ActionView {
             description: a.description.clone(),
             due: long_date(a.due),
@@ -272,13 +243,7 @@ pub fn build(case: &Case, letter: LetterKind, config: &Config, today: NaiveDate)
         .iter()
         .any(|a| a.description.to_lowercase().contains("large print"));
     LetterContext {
-        organisation: OrganisationView {
-            name: org.name.clone(),
-            address: org.address.clone(),
-            phone: org.phone.clone(),
-            email: org.email.clone(),
-            website: org.website.clone(),
-        },
+        organisation: org.clone(),
         reference: case.reference.clone(),
         recipient,
         resident: Person {
@@ -322,6 +287,21 @@ pub fn build(case: &Case, letter: LetterKind, config: &Config, today: NaiveDate)
     }
 }
 
+/// The actions promised at any stage and not yet done, soonest first. A stage 2 decision often
+/// restates the stage 1 actions still open: each is listed once.
+pub fn open_actions(case: &Case) -> Vec<&Action> {
+    let mut open: Vec<&Action> = case
+        .stages
+        .values()
+        .filter_map(|r| r.decision.as_ref())
+        .flat_map(|d| &d.actions)
+        .filter(|a| a.done_on.is_none())
+        .collect();
+    open.sort_by_key(|a| a.due);
+    open.dedup_by(|a, b| a.description == b.description && a.due == b.due);
+    open
+}
+
 /// The ombudsman details for a case with these flags (SPEC §3).
 pub fn ombudsman_block(flags: &[Flag], config: &Config) -> OmbudsmanBlock {
     let o = &config.ombudsman;
@@ -331,24 +311,13 @@ pub fn ombudsman_block(flags: &[Flag], config: &Config) -> OmbudsmanBlock {
         &o.housing
     };
     let also = if flags.contains(&Flag::BuildingSafety) {
-        vec![view(&o.building_safety)]
+        vec![o.building_safety.clone()]
     } else {
         Vec::new()
     };
     OmbudsmanBlock {
-        route: view(route),
+        route: route.clone(),
         also,
-    }
-}
-
-fn view(c: &OmbudsmanContact) -> OmbudsmanView {
-    OmbudsmanView {
-        name: c.name.clone(),
-        phone: c.phone.clone(),
-        email: c.email.clone(),
-        website: c.website.clone(),
-        online_form: c.online_form.clone(),
-        address: c.address.clone(),
     }
 }
 

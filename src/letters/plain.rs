@@ -4,6 +4,7 @@
 
 use std::fmt::Write;
 
+use super::context::{long_date, pounds};
 use crate::config::{Config, OmbudsmanContact};
 use crate::core::code::Stage;
 use crate::core::model::{Case, Flag};
@@ -140,7 +141,7 @@ fn response(b: &mut String, case: &Case, stage: Stage) {
             let pay = remedy
                 .payment_pence
                 .map(|p| {
-                    format!(" (£{}.{:02}", p / 100, p % 100)
+                    format!(" ({}", pounds(p))
                         + &remedy
                             .how_paid
                             .as_ref()
@@ -183,13 +184,7 @@ fn extension(b: &mut String, case: &Case, stage: Stage) {
 }
 
 fn outstanding_actions(b: &mut String, case: &Case) {
-    let actions: Vec<_> = case
-        .stages
-        .values()
-        .filter_map(|r| r.decision.as_ref())
-        .flat_map(|d| &d.actions)
-        .filter(|a| a.done_on.is_none())
-        .collect();
+    let actions = super::context::open_actions(case);
     if actions.is_empty() {
         return;
     }
@@ -233,8 +228,4 @@ fn contact_lines(b: &mut String, c: &OmbudsmanContact) {
     if !c.address.is_empty() {
         let _ = writeln!(b, "  {}", c.address.join(", "));
     }
-}
-
-fn long_date(d: chrono::NaiveDate) -> String {
-    d.format("%A %-d %B %Y").to_string()
 }
