@@ -188,23 +188,32 @@ fn a_stage_2_response_for_a_building_safety_lgsco_case_routes_to_the_lgsco_and_n
     assert!(!plain.text.contains("Building Safety Regulator"));
 }
 
+/// What an HTML5 parser objects to in `html` (nothing, for a well-formed document).
+fn html_errors(html: &str) -> Vec<String> {
+    use html5ever::tendril::TendrilSink;
+    let opts = html5ever::ParseOpts {
+        tree_builder: html5ever::tree_builder::TreeBuilderOpts {
+            exact_errors: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let dom = html5ever::parse_document(markup5ever_rcdom::RcDom::default(), opts)
+        .from_utf8()
+        .read_from(&mut html.as_bytes())
+        .unwrap();
+    dom.errors
+        .into_inner()
+        .into_iter()
+        .map(|e| e.to_string())
+        .collect()
+}
+
 #[test]
 fn html_letters_are_well_formed_documents_with_real_headings_and_no_tables() {
-    use html5ever::tendril::TendrilSink;
     for (name, letter) in KINDS {
         let (rendered, _) = render(&shipped(), letter, &[Flag::BuildingSafety]);
-        let opts = html5ever::ParseOpts {
-            tree_builder: html5ever::tree_builder::TreeBuilderOpts {
-                exact_errors: true,
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        let dom = html5ever::parse_document(markup5ever_rcdom::RcDom::default(), opts)
-            .from_utf8()
-            .read_from(&mut rendered.html.as_bytes())
-            .unwrap();
-        let errors = dom.errors.borrow();
+        let errors = html_errors(&rendered.html);
         assert!(errors.is_empty(), "{name}: {errors:?}\n{}", rendered.html);
         assert!(rendered.html.starts_with("<!DOCTYPE html>"), "{name}");
         assert!(rendered.html.contains("<html lang=\"en-GB\">"), "{name}");
@@ -372,5 +381,53 @@ fn letters_check_finds_a_template_that_lost_the_ombudsman_paragraph() {
     assert!(
         html.contains("<h2>The Local Government and Social Care Ombudsman</h2>"),
         "{html}"
+    );
+}
+
+#[test]
+fn the_staff_alert_and_digest_render_as_well_formed_html_and_losing_the_due_date_is_caught() {
+    use redress::letters::internal::{sample_alert, sample_digest};
+    let templates = Templates::load(&shipped()).unwrap();
+    let config = sample::config();
+    let alert = templates
+        .render_named("alert", &sample_alert(&config))
+        .unwrap();
+    assert_eq!(
+        alert.subject,
+        "[EH-2026-00042] Stage 1 response at risk: due in 2 working days"
+    );
+    assert!(
+        alert.text.contains("due on Wednesday 25 November 2026"),
+        "{}",
+        alert.text
+    );
+    let digest = templates
+        .render_named("digest", &sample_digest(&config))
+        .unwrap();
+    assert!(
+        digest
+            .text
+            .contains("Breached (1):\n- EH-2026-00031: acknowledgement"),
+        "{}",
+        digest.text
+    );
+    for html in [&alert.html, &digest.html] {
+        let errors = html_errors(html);
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+
+    let dir = editable();
+    let path = dir.path().join("alert.txt");
+    let source = std::fs::read_to_string(&path).unwrap();
+    assert!(source.contains("{{ due }}"));
+    std::fs::write(&path, source.replace("{{ due }}", "")).unwrap();
+    let templates = Templates::load(dir.path()).unwrap();
+    let problems =
+        redress::letters::templates::check_samples(&templates, &config, today()).unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("alert: the text lacks the due date")),
+        "{problems:?}"
     );
 }

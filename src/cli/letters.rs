@@ -24,7 +24,8 @@ pub enum LettersCommand {
 #[derive(Debug, Args)]
 pub struct PreviewArgs {
     /// stage1_ack, stage1_response, extension, stage2_ack, stage2_response, not_accepted,
-    /// social_info_request, service_request_logged, mp_enquiry or action_update.
+    /// social_info_request, service_request_logged, mp_enquiry or action_update; or the staff
+    /// emails `alert` and `digest` (from their samples).
     pub kind: String,
     /// The case to draw it from (needs the configuration's store).
     #[arg(long, conflicts_with = "sample")]
@@ -56,6 +57,22 @@ pub fn letters(cmd: LettersCommand, loaded: Option<&Loaded>) -> anyhow::Result<E
     let templates = Templates::load(&dir).context("loading the letter templates")?;
     let today = chrono::Local::now().date_naive();
     match cmd {
+        LettersCommand::Preview(args)
+            if crate::letters::internal::NAMES.contains(&args.kind.as_str()) =>
+        {
+            // The staff emails have no case of their own to draw from: their samples.
+            if args.case.is_some() {
+                bail!("`{}` is previewed from its sample (--sample)", args.kind);
+            }
+            let rendered = if args.kind == "alert" {
+                templates.render_named("alert", &crate::letters::internal::sample_alert(config))?
+            } else {
+                templates
+                    .render_named("digest", &crate::letters::internal::sample_digest(config))?
+            };
+            print(&rendered, args.format);
+            Ok(ExitCode::SUCCESS)
+        }
         LettersCommand::Preview(args) => {
             let letter = kind(&args.kind)?;
             let flags = parse_flags(&args.flags)?;
@@ -89,9 +106,10 @@ pub fn letters(cmd: LettersCommand, loaded: Option<&Loaded>) -> anyhow::Result<E
             let problems = check_samples(&templates, config, today)?;
             if problems.is_empty() {
                 println!(
-                    "{}: all {} letters render and contain what the Code requires",
+                    "{}: all {} letters render and contain what the Code requires, and the {} staff emails render",
                     templates.origin,
-                    KINDS.len()
+                    KINDS.len(),
+                    crate::letters::internal::NAMES.len()
                 );
                 Ok(ExitCode::SUCCESS)
             } else {

@@ -10,6 +10,7 @@
 pub mod approval;
 pub mod compliance;
 pub mod context;
+pub mod internal;
 pub mod plain;
 pub mod sample;
 pub mod templates;

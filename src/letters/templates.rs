@@ -165,7 +165,9 @@ impl Templates {
         }
         let names = KINDS
             .iter()
-            .flat_map(|(kind, _)| [format!("{kind}.txt"), format!("{kind}.html")])
+            .map(|(kind, _)| *kind)
+            .chain(super::internal::NAMES)
+            .flat_map(|name| [format!("{name}.txt"), format!("{name}.html")])
             .chain([EDITED.to_owned()]);
         for name in names {
             if env.get_template(&name).is_err() {
@@ -182,7 +184,17 @@ impl Templates {
         letter: LetterKind,
         ctx: &LetterContext,
     ) -> Result<Rendered, TemplateError> {
-        let name = name_of(letter);
+        self.render_named(name_of(letter), ctx)
+    }
+
+    /// Renders the pair of templates `name.txt` (with its `subject` block) and `name.html`
+    /// (which sees the subject as `subject`) with any context: the residents' letters and the
+    /// internal emails alike.
+    pub fn render_named(
+        &self,
+        name: &str,
+        ctx: &impl Serialize,
+    ) -> Result<Rendered, TemplateError> {
         let text_template = self.env.get_template(&format!("{name}.txt"))?;
         let mut captured = text_template.render_captured(ctx)?;
         let text = captured.output().trim().to_owned() + "\n";
@@ -275,6 +287,30 @@ pub fn check_samples(
             let ctx = super::context::build(&case, letter, config, today);
             let (_, missing) = render_checked(templates, letter, &ctx)?;
             problems.extend(missing.iter().map(|m| format!("{name}{with}: {m}")));
+        }
+    }
+    // The staff emails: rendered from their samples, and each must still say which case,
+    // what is due and when.
+    let alert = super::internal::sample_alert(config);
+    let rendered = templates.render_named("alert", &alert)?;
+    for (what, value) in [
+        ("the case reference", &alert.reference),
+        ("the deadline", &alert.deadline),
+        ("the due date", &alert.due),
+    ] {
+        for (part, text) in [("text", &rendered.text), ("html", &rendered.html)] {
+            if !text.contains(value.as_str()) {
+                problems.push(format!("alert: the {part} lacks {what} ({value})"));
+            }
+        }
+    }
+    let digest = super::internal::sample_digest(config);
+    let rendered = templates.render_named("digest", &digest)?;
+    for item in digest.breached.iter().chain(&digest.drafts_waiting) {
+        for (part, text) in [("text", &rendered.text), ("html", &rendered.html)] {
+            if !text.contains(&item.reference) {
+                problems.push(format!("digest: the {part} lacks case {}", item.reference));
+            }
         }
     }
     Ok(problems)
