@@ -938,3 +938,60 @@ fn a_store_whose_log_is_overwritten_is_not_silently_empty() {
     let reopened = l.open_by("2026-12-18", "sam.handler@example.org");
     assert_ne!(reopened.stdout.trim_end(), "EH-2026-00001");
 }
+
+#[test]
+fn letters_preview_from_a_real_case_says_what_it_lacks_until_the_complaint_is_defined() {
+    let l = Landlord::new();
+    let reference = l.open("2026-12-18");
+    let preview = |format: &str| {
+        l.run(&[
+            "--config",
+            "redress.toml",
+            "letters",
+            "preview",
+            "stage1_ack",
+            "--case",
+            &reference,
+            "--format",
+            format,
+        ])
+    };
+    let before = preview("text");
+    before.failed();
+    assert!(
+        before.stderr.contains("cannot be approved as it stands")
+            && before.stderr.contains(
+                "(Code 5.6): our understanding of the complaint has not been recorded on the case"
+            ),
+        "{}",
+        before.stderr
+    );
+    assert!(
+        before
+            .stdout
+            .starts_with(&format!("Subject: [{reference}] "))
+    );
+
+    l.record(&reference, DEFINITION).ok();
+    let after = preview("html");
+    after.ok();
+    assert!(
+        after.stderr.contains("stage1_ack: complies"),
+        "{}",
+        after.stderr
+    );
+    assert!(
+        after
+            .stdout
+            .contains("Damp in the back bedroom since October")
+    );
+    assert!(after.stdout.starts_with("<!DOCTYPE html>"));
+
+    let unknown = l.run(&["letters", "preview", "apology", "--sample"]);
+    unknown.failed();
+    assert!(
+        unknown.stderr.contains("unknown letter `apology`"),
+        "{}",
+        unknown.stderr
+    );
+}

@@ -53,6 +53,17 @@ fn every_letter_renders_from_the_sample_case_with_every_element_the_code_require
             "{name}"
         );
         assert!(rendered.text.contains("Example Homes"), "{name}");
+        // Laid out as a letter: paragraphs apart, the sign-off on its own.
+        assert!(
+            rendered.text.contains("\n\nYours sincerely,\n\n"),
+            "{name}:\n{}",
+            rendered.text
+        );
+        assert!(
+            !rendered.text.contains("\n\n\n"),
+            "{name}:\n{}",
+            rendered.text
+        );
         assert!(rendered.html.contains("<h1>"), "{name}");
     }
     // The elements are really there, not merely recognised: spot-check the stage 1 response.
@@ -80,7 +91,9 @@ fn carriers(letter: LetterKind, element: Element) -> Vec<&'static str> {
         Responsibility => vec!["{{ definition.not_responsible_for }}"],
         ResponseDueDate => vec!["{{ due }}"],
         HandlerContact => vec!["{{ handler.email }}", "{{ organisation.phone }}"],
-        SupportQuestion => vec!["Do you need any support or reasonable adjustments"],
+        SupportQuestion => {
+            vec!["support or reasonable adjustments to take part in the complaints process"]
+        }
         OmbudsmanDetails => vec![
             "{% include \"_ombudsman.txt\" %}",
             "{% include \"_ombudsman.html\" %}",
