@@ -237,7 +237,22 @@ async fn an_acknowledgement_drafted_before_the_definition_is_refused_then_rewrit
     );
 
     desk.define(&reference).await;
+    // What staff are shown is already the letter approval would send.
+    let shown = redress::letters::write::as_it_stands(
+        &desk.templates,
+        &desk.loaded.config,
+        desk.today(),
+        &desk.store.draft(ack.id).unwrap(),
+        &desk.store.require_case(&reference).unwrap(),
+    );
+    assert!(
+        shown
+            .body
+            .contains("Mould in the bedroom has come back three times")
+    );
+    assert!(shown.problems.is_empty(), "{:?}", shown.problems);
     let approved = desk.approve(ack.id, SAM).await.unwrap();
+    assert_eq!(approved.body, shown.body);
     assert!(
         approved
             .body

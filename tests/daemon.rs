@@ -645,3 +645,94 @@ async fn a_reclassification_through_the_api_is_kept_as_a_correction_and_retrains
     assert_eq!(corrections[0].subject, "Flumbergast");
     assert!(corrections[0].body.contains(wording), "{corrections:?}");
 }
+
+#[tokio::test]
+async fn a_draft_edited_through_the_running_daemon_keeps_before_and_after_and_is_judged_as_edited()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let (config, port) = configure(dir.path());
+    let d = start(&config, port);
+    let token = std::fs::read_to_string(dir.path().join("data/redress.api-token")).unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    deliver(
+        &dir.path().join("data/maildir"),
+        "1.m",
+        "From: Jo Bloggs <jo@example.net>\r\nSubject: Mould again\r\n\r\nI am fed up: the mould is back.\r\n",
+    );
+    let mut draft = serde_json::Value::Null;
+    for _ in 0..100 {
+        let drafts = api_get(&base, token.trim(), "/api/drafts").await;
+        if let Some(first) = drafts.as_array().and_then(|a| a.first()) {
+            draft = first.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let id = draft["id"]
+        .as_u64()
+        .expect("an acknowledgement was drafted");
+    let original = draft["body"].as_str().unwrap().to_owned();
+    assert!(
+        draft["html"]
+            .as_str()
+            .unwrap()
+            .starts_with("<!DOCTYPE html>")
+    );
+    assert!(
+        draft["problems"].to_string().contains("Code 5.6"),
+        "drafted before the definition: {draft}"
+    );
+
+    // The command line reaches the store through the daemon's API while it runs.
+    let cut = original
+        .split("You can contact the Housing Ombudsman")
+        .next()
+        .unwrap()
+        .to_owned();
+    let text = dir.path().join("edited.txt");
+    std::fs::write(&text, &cut).unwrap();
+    let edited = redress(
+        &config,
+        &[
+            "draft",
+            "edit",
+            &id.to_string(),
+            "--by",
+            "sam.handler@example.org",
+            "--text",
+            text.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        edited.status.success(),
+        "{}",
+        String::from_utf8_lossy(&edited.stderr)
+    );
+    let said = stdout(&edited);
+    assert!(
+        said.contains("cannot be approved until") && said.contains("Code 3.7"),
+        "{said}"
+    );
+    let shown = api_get(&base, token.trim(), &format!("/api/drafts/{id}")).await;
+    assert_eq!(shown["edits"][0]["by"], "sam.handler@example.org");
+    assert_eq!(shown["edits"][0]["body_before"], original.as_str());
+    assert_eq!(shown["edits"][0]["body_after"], cut.as_str());
+
+    let approve = redress(
+        &config,
+        &[
+            "draft",
+            "approve",
+            &id.to_string(),
+            "--by",
+            "sam.handler@example.org",
+        ],
+    );
+    assert!(!approve.status.success());
+    let stderr = String::from_utf8_lossy(&approve.stderr);
+    assert!(
+        stderr.contains("Code 3.7") && stderr.contains("Code 5.6"),
+        "{stderr}"
+    );
+    stop(d);
+}

@@ -312,7 +312,10 @@ fn first_match(rule: &Rule, gates: &[Gate], scan: &Scan, text: &str) -> Option<S
         .filter(|(_, gate)| scan.allows(gate))
         .filter_map(|((pattern, plan), _)| match &plan.ascii {
             Some(ascii) if scan.ascii_words => ascii.find(text).map(|m| (m.start(), m.end())),
-            _ => pattern.find(text).map(|m| (m.start(), m.end())),
+            _ => pattern
+                .regex()
+                .and_then(|re| re.find(text))
+                .map(|m| (m.start(), m.end())),
         })
         .min_by_key(|&(start, _)| start)?;
     if !rule.unless.is_empty() {

@@ -65,7 +65,7 @@ pub struct Rule {
     pub description: String,
     pub target: Target,
     pub weight: f32,
-    pub patterns: Vec<Regex>,
+    pub patterns: Vec<Pattern>,
     pub channels: Vec<Channel>,
     pub contexts: Vec<Context>,
     pub unless: Vec<Regex>,
@@ -75,6 +75,39 @@ pub struct Rule {
     /// Where the rule is written, for explanations and errors.
     pub file: PathBuf,
     pub line: usize,
+}
+
+/// One of a rule's patterns, checked when the rule is loaded. A pattern with an ASCII form
+/// ([`Plan::ascii`]) is compiled as written only when a text needs it (one with an accented or
+/// other non-ASCII letter): the compiled Unicode forms of a thousand patterns take tens of
+/// megabytes, and most residents' messages never need them.
+#[derive(Clone, Debug)]
+pub struct Pattern {
+    source: String,
+    compiled: std::sync::OnceLock<Option<Regex>>,
+}
+
+impl Pattern {
+    /// The pattern as written in the rule file.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// The pattern compiled as written. It compiled when the rule was loaded, with the same
+    /// settings, so it compiles again; were it not to, it would match nothing.
+    pub fn regex(&self) -> Option<&Regex> {
+        self.compiled
+            .get_or_init(|| compile(&self.source).ok())
+            .as_ref()
+    }
+}
+
+/// Compiles a rule's pattern with the settings every pattern gets.
+fn compile(source: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(source)
+        .case_insensitive(CASE_INSENSITIVE)
+        .size_limit(PATTERN_SIZE_LIMIT)
+        .build()
 }
 
 /// What a rule counts towards.
@@ -227,11 +260,7 @@ pub fn parse_file(file: &Path, text: &str, rules: &mut Vec<Rule>, problems: &mut
             let mut out = Vec::new();
             let mut ok = true;
             for p in patterns {
-                match RegexBuilder::new(p.get_ref())
-                    .case_insensitive(CASE_INSENSITIVE)
-                    .size_limit(PATTERN_SIZE_LIMIT)
-                    .build()
-                {
+                match compile(p.get_ref()) {
                     Ok(re) => out.push(re),
                     Err(e) => {
                         ok = false;
@@ -259,7 +288,20 @@ pub fn parse_file(file: &Path, text: &str, rules: &mut Vec<Rule>, problems: &mut
         let (Some(patterns), Some(unless)) = (compile(&r.patterns), compile(&r.unless)) else {
             continue;
         };
-        let plans = patterns.iter().map(|p| Plan::new(p.as_str())).collect();
+        let plans: Vec<Plan> = patterns.iter().map(|p| Plan::new(p.as_str())).collect();
+        // Keep the compiled form only where no ASCII form stands in for it.
+        let patterns = patterns
+            .into_iter()
+            .zip(&plans)
+            .map(|(re, plan)| Pattern {
+                source: re.as_str().to_owned(),
+                compiled: if plan.ascii.is_some() {
+                    std::sync::OnceLock::new()
+                } else {
+                    std::sync::OnceLock::from(Some(re))
+                },
+            })
+            .collect();
         rules.push(Rule {
             id: r.id,
             description: r.description,

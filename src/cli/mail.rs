@@ -156,7 +156,7 @@ pub fn draft(cmd: DraftCommand, loaded: &Loaded) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        DraftCommand::Show { id } => print_draft(&backend.draft(id)?),
+        DraftCommand::Show { id } => print_draft(&backend.draft(loaded, id)?),
         DraftCommand::Approve { id, by } => {
             super::cases::check_staff(loaded, &by)?;
             let d = backend.decide(loaded, id, true, &by, None)?;

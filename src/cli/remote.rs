@@ -134,9 +134,21 @@ impl Backend {
         }
     }
 
-    pub fn draft(&self, id: u64) -> anyhow::Result<Draft> {
+    /// A draft as approval would send it (see `letters::write::as_it_stands`).
+    pub fn draft(&self, loaded: &Loaded, id: u64) -> anyhow::Result<Draft> {
         match self {
-            Backend::Local(store) => Ok(store.draft(id)?),
+            Backend::Local(store) => {
+                let draft = store.draft(id)?;
+                let case = store.require_case(&draft.reference)?;
+                let templates = loaded.letter_templates()?;
+                Ok(letters::write::as_it_stands(
+                    &templates,
+                    &loaded.config,
+                    loaded.today(),
+                    &draft,
+                    &case,
+                ))
+            }
             Backend::Remote(client) => client.get(&format!("/api/drafts/{id}")),
         }
     }

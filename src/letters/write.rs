@@ -56,14 +56,7 @@ pub fn finalise<'a>(
     by: &'a str,
 ) -> impl Fn(&Draft, &Case) -> Result<Draft, Vec<String>> + 'a {
     move |draft, case| {
-        let mut ready = draft.clone();
-        if ready.edits.is_empty() {
-            let written = write(templates, case, ready.letter, config, today);
-            ready.subject = written.subject;
-            ready.body = written.body;
-            ready.html = written.html;
-            ready.problems = written.problems;
-        }
+        let ready = as_it_stands(templates, config, today, draft, case);
         let reasons = refusals(&ready, case, by, config, today);
         if reasons.is_empty() {
             Ok(ready)
@@ -71,6 +64,27 @@ pub fn finalise<'a>(
             Err(reasons)
         }
     }
+}
+
+/// A pending draft as it would be approved now: unless staff edited it, rewritten from the
+/// case as it stands, so what staff read (`draft show`, `GET /api/drafts/{id}`) is what
+/// approval would send. Other drafts are returned as they are.
+pub fn as_it_stands(
+    templates: &Templates,
+    config: &Config,
+    today: NaiveDate,
+    draft: &Draft,
+    case: &Case,
+) -> Draft {
+    let mut current = draft.clone();
+    if current.status == super::DraftStatus::Pending && current.edits.is_empty() {
+        let written = write(templates, case, current.letter, config, today);
+        current.subject = written.subject;
+        current.body = written.body;
+        current.html = written.html;
+        current.problems = written.problems;
+    }
+    current
 }
 
 /// The compliance check of a staff edit.

@@ -201,8 +201,18 @@ async fn list_drafts(State(state): State<AppState>) -> ApiResult {
     Ok(Json(json!(state.store.drafts()?)))
 }
 
+/// A draft as approval would send it (a pending, unedited draft rewritten from its case).
 async fn show_draft(State(state): State<AppState>, Path(id): Path<u64>) -> ApiResult {
-    Ok(Json(json!(state.store.draft(id)?)))
+    let draft = state.store.draft(id)?;
+    let case = state.store.require_case(&draft.reference)?;
+    let loaded = &state.loaded;
+    Ok(Json(json!(crate::letters::write::as_it_stands(
+        &state.templates,
+        &loaded.config,
+        loaded.today(),
+        &draft,
+        &case
+    ))))
 }
 
 #[derive(Deserialize)]
