@@ -48,10 +48,9 @@ fn bench(c: &mut Criterion) {
     };
     group.bench_function("corpus", |b| b.iter(|| run(&engine)));
     // As the daemon runs it: the learned component trained on the tune part only.
-    let with_model = engine.clone().with_model(
-        std::sync::Arc::new(learned::shipped().clone()),
-        DEFAULT_INFLUENCE,
-    );
+    let with_model = engine
+        .clone()
+        .with_model(learned::shipped(), DEFAULT_INFLUENCE);
     group.bench_function("corpus_with_model", |b| b.iter(|| run(&with_model)));
     group.finish();
 

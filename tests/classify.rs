@@ -181,7 +181,7 @@ fn shipped() -> redress::classify::engine::Engine {
 /// its default influence.
 fn as_shipped() -> redress::classify::engine::Engine {
     shipped().with_model(
-        redress::classify::learned::shipped().clone(),
+        redress::classify::learned::shipped(),
         redress::classify::engine::DEFAULT_INFLUENCE,
     )
 }

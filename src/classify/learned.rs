@@ -311,35 +311,40 @@ mod training {
 }
 
 /// The model trained on the labelled corpus the binary ships with (the tuning part only).
-/// Built once per process: training takes a few milliseconds, but there is no need to repeat
-/// it on every rule reload.
-pub fn shipped() -> &'static NaiveBayes {
-    static SHIPPED: std::sync::OnceLock<NaiveBayes> = std::sync::OnceLock::new();
-    SHIPPED.get_or_init(|| {
-        let mut model = NaiveBayes::default();
-        for (_, text) in training::TRAINING {
-            // The corpus is checked by the test suite; a file that does not parse is skipped
-            // rather than stopping the daemon.
-            if let Ok(m) = super::eval::parse_labelled(text) {
-                model.train(m.kind, &message_text(m.context, &m.subject, &m.body));
+/// Built once per process and shared: training takes a few milliseconds, but each copy of the
+/// model holds several megabytes.
+pub fn shipped() -> std::sync::Arc<NaiveBayes> {
+    static SHIPPED: std::sync::OnceLock<std::sync::Arc<NaiveBayes>> = std::sync::OnceLock::new();
+    SHIPPED
+        .get_or_init(|| {
+            let mut model = NaiveBayes::default();
+            for (_, text) in training::TRAINING {
+                // The corpus is checked by the test suite; a file that does not parse is
+                // skipped rather than stopping the daemon.
+                if let Ok(m) = super::eval::parse_labelled(text) {
+                    model.train(m.kind, &message_text(m.context, &m.subject, &m.body));
+                }
             }
-        }
-        model
-    })
+            std::sync::Arc::new(model)
+        })
+        .clone()
 }
 
-/// The shipped model plus staff corrections. A correction counts several times over a corpus
-/// message: a landlord's own decision about its own residents' wording should outweigh one
-/// generic example.
-pub fn with_corrections(corrections: &[Correction]) -> NaiveBayes {
-    let mut model = shipped().clone();
+/// The shipped model plus staff corrections: the shipped model itself, shared, while there
+/// are none. A correction counts several times over a corpus message: a landlord's own
+/// decision about its own residents' wording should outweigh one generic example.
+pub fn with_corrections(corrections: &[Correction]) -> std::sync::Arc<NaiveBayes> {
+    if corrections.is_empty() {
+        return shipped();
+    }
+    let mut model = NaiveBayes::clone(&shipped());
     for c in corrections {
         let text = message_text(c.context, &c.subject, &c.body);
         for _ in 0..CORRECTION_WEIGHT {
             model.train(c.kind, &text);
         }
     }
-    model
+    std::sync::Arc::new(model)
 }
 
 /// How many corpus examples one staff correction is worth.

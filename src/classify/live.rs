@@ -37,7 +37,7 @@ impl LiveRules {
         uncertain: Uncertain,
         influence: f32,
     ) -> Result<LiveRules, RulesError> {
-        let model = Arc::new(learned::shipped().clone());
+        let model = learned::shipped();
         let engine = load_engine(dir, uncertain, &model, influence)?;
         Ok(LiveRules {
             dir: dir.to_path_buf(),
@@ -65,7 +65,7 @@ impl LiveRules {
     /// cannot count a correction twice). The rules in force are kept.
     pub fn learn(&self, corrections: &[Correction]) {
         let _updating = lock(&self.updating);
-        let model = Arc::new(learned::with_corrections(corrections));
+        let model = learned::with_corrections(corrections);
         let rules = self.engine().without_model();
         *write(&self.model) = model.clone();
         *write(&self.current) = Arc::new(with_model(rules, &model, self.influence));

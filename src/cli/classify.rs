@@ -59,7 +59,7 @@ pub fn classify(args: &ClassifyArgs, loaded: Option<&Loaded>) -> anyhow::Result<
     };
     // The learned component as the daemon has it: the daemon's copy also holds the staff
     // corrections in its store; this one is the shipped model.
-    let model = std::sync::Arc::new(crate::classify::learned::shipped().clone());
+    let model = crate::classify::learned::shipped();
     let engine = load_engine(&dir, uncertain, &model, influence)?;
     if let Some(corpus) = &args.eval {
         return evaluate(&engine, corpus, args.json);
