@@ -66,14 +66,12 @@ pub fn refusals(
         ));
     }
     let ctx = context::build(case, draft.letter, config, today);
-    if context::letter_stage(case, draft.letter) == Some(Stage::Two)
-        && matches!(
-            draft.letter,
-            LetterKind::Acknowledgement { .. }
-                | LetterKind::Response { .. }
-                | LetterKind::Extension { .. }
-        )
-    {
+    if matches!(
+        draft.letter,
+        LetterKind::Acknowledgement { stage: Stage::Two }
+            | LetterKind::Response { stage: Stage::Two }
+            | LetterKind::Extension { stage: Stage::Two }
+    ) {
         let stage1 = case
             .stages
             .get(&Stage::One)
@@ -132,9 +130,8 @@ pub fn findings(
     body: &str,
     html: Option<&str>,
 ) -> Vec<String> {
-    let mut found = compliance::check(letter, ctx, subject, body, "text");
-    if let Some(html) = html {
-        found.extend(compliance::check(letter, ctx, subject, html, "html"));
-    }
-    found.into_iter().map(|m| m.to_string()).collect()
+    compliance::check_letter(letter, ctx, subject, body, html)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }

@@ -236,6 +236,26 @@ pub fn check(
     missing
 }
 
+/// Checks a rendered letter's text and, when there is one, its HTML. A missing subject
+/// reference is one problem, reported once, not once per part.
+pub fn check_letter(
+    letter: LetterKind,
+    ctx: &LetterContext,
+    subject: &str,
+    text: &str,
+    html: Option<&str>,
+) -> Vec<Missing> {
+    let mut missing = check(letter, ctx, subject, text, "text");
+    if let Some(html) = html {
+        for m in check(letter, ctx, subject, html, "html") {
+            if !(m.part == "subject" && missing.contains(&m)) {
+                missing.push(m);
+            }
+        }
+    }
+    missing
+}
+
 /// Why `text` lacks `element`, or `None` when it has it.
 fn lacks(element: Element, ctx: &LetterContext, subject: &str, text: &str) -> Option<String> {
     use Element::*;
@@ -463,72 +483,10 @@ fn clip(value: &str) -> String {
     }
 }
 
-/// The text of an HTML document: tags dropped (each a space), the entities the template
-/// engine writes decoded.
+/// The text of an HTML document as the compliance check reads it: mail-parser's conversion,
+/// which drops the head (the title repeats the subject), styles and tags and decodes entities.
 pub fn html_text(html: &str) -> String {
-    // Drop what lies between <head> and </head>: the title repeats the subject.
-    let body = match (html.find("<head>"), html.find("</head>")) {
-        (Some(a), Some(b)) if a < b => format!("{}{}", &html[..a], &html[b + "</head>".len()..]),
-        _ => html.to_owned(),
-    };
-    let mut out = String::with_capacity(body.len());
-    let mut in_tag = false;
-    for c in body.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => {
-                in_tag = false;
-                out.push(' ');
-            }
-            _ if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    decode_entities(&out)
-}
-
-fn decode_entities(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find('&') {
-        out.push_str(&rest[..i]);
-        rest = &rest[i..];
-        let Some(end) = rest[..rest.len().min(12)].find(';') else {
-            out.push('&');
-            rest = &rest[1..];
-            continue;
-        };
-        let entity = &rest[1..end];
-        let decoded = match entity {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            "nbsp" => Some(' '),
-            _ => entity
-                .strip_prefix("#x")
-                .or_else(|| entity.strip_prefix("#X"))
-                .and_then(|h| u32::from_str_radix(h, 16).ok())
-                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
-                .and_then(char::from_u32),
-        };
-        match decoded {
-            Some(c) => {
-                out.push(c);
-                rest = &rest[end + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    mail_parser::decoders::html::html_to_text(html)
 }
 
 #[cfg(test)]
@@ -543,6 +501,6 @@ mod tests {
             )),
             "Tom & Jo's flat / 3 <ok>"
         );
-        assert_eq!(decode_entities("a & b &unknown; c"), "a & b &unknown; c");
+        assert_eq!(squash(&html_text("a & b &unknown; c")), "a & b &unknown; c");
     }
 }

@@ -182,10 +182,11 @@ pub fn build(case: &Case, letter: LetterKind, config: &Config, today: NaiveDate)
     let handler_name = record
         .and_then(|r| r.handler.clone())
         .or_else(|| case.handler.clone());
-    // Cases name their handler by the name or the email in `[[staff]]`.
+    // Cases name their handler by the name or the email in `[[staff]]`: the same lookup
+    // approval uses to tell who considered stage 1.
     let staff = handler_name
-        .as_ref()
-        .and_then(|h| config.staff.iter().find(|s| &s.name == h || &s.email == h));
+        .as_deref()
+        .and_then(|h| super::approval::staff_member(config, h));
     let handler = Handler {
         email: staff.map(|s| s.email.clone()).or_else(|| org.email.clone()),
         name: staff

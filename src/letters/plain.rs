@@ -4,10 +4,10 @@
 
 use std::fmt::Write;
 
-use super::context::{long_date, pounds};
+use super::context::{long_date, outcome_words, pounds};
 use crate::config::{Config, OmbudsmanContact};
 use crate::core::code::Stage;
-use crate::core::model::{Case, Flag};
+use crate::core::model::Case;
 use crate::core::workflow::LetterKind;
 
 /// Subject and body of a letter for a case.
@@ -127,11 +127,7 @@ fn response(b: &mut String, case: &Case, stage: Stage) {
         let _ = writeln!(b, "Your complaint: {}\n", d.understanding);
     }
     if let Some(decision) = &rec.decision {
-        let outcome = match decision.outcome {
-            crate::core::model::Outcome::Upheld => "upheld",
-            crate::core::model::Outcome::PartlyUpheld => "partly upheld",
-            crate::core::model::Outcome::NotUpheld => "not upheld",
-        };
+        let outcome = outcome_words(decision.outcome);
         let _ = write!(
             b,
             "Our decision: your complaint is {outcome}.\n\nOur reasons: {}\n\n",
@@ -197,26 +193,20 @@ fn outstanding_actions(b: &mut String, case: &Case) {
 /// The ombudsman details: Housing Ombudsman by default, the LGSCO instead for its matters,
 /// and the Building Safety Regulator as well for building-safety cases (SPEC §3).
 fn ombudsman_block(b: &mut String, case: &Case, config: &Config) {
-    let o = &config.ombudsman;
-    let main = if case.flags.contains(&Flag::LgscoMatter) {
-        &o.lgsco
-    } else {
-        &o.housing
-    };
-    let _ = write!(
+    let block = super::context::ombudsman_block(&case.flags, config);
+    let _ = writeln!(
         b,
-        "\nYou can contact the {} at any time for advice about your complaint",
-        main.name
+        "\nYou can contact the {} at any time for advice about your complaint:",
+        block.route.name
     );
-    let _ = writeln!(b, ":");
-    contact_lines(b, main);
-    if case.flags.contains(&Flag::BuildingSafety) {
+    contact_lines(b, &block.route);
+    for other in &block.also {
         let _ = writeln!(
             b,
             "\nFor building safety concerns you can also contact the {}:",
-            o.building_safety.name
+            other.name
         );
-        contact_lines(b, &o.building_safety);
+        contact_lines(b, other);
     }
 }
 

@@ -250,15 +250,13 @@ pub fn render_checked(
     ctx: &LetterContext,
 ) -> Result<(Rendered, Vec<Missing>), TemplateError> {
     let rendered = templates.render(letter, ctx)?;
-    let mut missing = compliance::check(letter, ctx, &rendered.subject, &rendered.text, "text");
-    missing.extend(compliance::check(
+    let missing = compliance::check_letter(
         letter,
         ctx,
         &rendered.subject,
-        &rendered.html,
-        "html",
-    ));
-    missing.dedup_by(|a, b| a.element == b.element && a.part == "subject" && b.part == "subject");
+        &rendered.text,
+        Some(&rendered.html),
+    );
     Ok((rendered, missing))
 }
 
