@@ -1,7 +1,9 @@
 //! `redress run`: wires the workers together.
 //!
 //! Start-up is a linear sequence of logged steps: open the store, start intake (Maildir and/or
-//! IMAP), the drafter (queued draft effects → drafts), the outbox and the HTTP API, then tell
+//! IMAP), the drafter (queued draft effects → drafts), the scheduler (deadline alerts,
+//! reminders, digests; missed runs caught up at once) and the notifier that delivers them, the
+//! outbox and the HTTP API, then tell
 //! systemd we are ready. On SIGTERM or SIGINT every worker is told to stop, finishes the
 //! message in hand, and the process exits 0 within 10 seconds. On SIGHUP the classification
 //! rules are read again; a broken set is refused with every problem logged, and the rules in
@@ -23,8 +25,13 @@ use crate::intake;
 use crate::letters::templates::{Templates, check_samples};
 use crate::letters::write;
 use crate::outbox::{self, Transport};
+use crate::schedule::Scheduler;
+use crate::schedule::notify::{self, Notifier};
 use crate::store::{Store, StoreError};
 use crate::web;
+
+/// The first wait before a staff notification is retried (doubling up to 30 minutes).
+const NOTIFY_RETRY: Duration = Duration::from_secs(5);
 
 /// How long workers get to finish after a stop signal.
 const STOP_DEADLINE: Duration = Duration::from_secs(10);
@@ -53,6 +60,9 @@ pub enum DaemonError {
     /// line, or a letter with no template.
     #[error("letters.templates: {0}")]
     Templates(#[from] crate::letters::templates::TemplateError),
+    /// A `[schedule]` cron expression does not parse (check-config says so too).
+    #[error(transparent)]
+    Schedule(#[from] crate::schedule::jobs::JobError),
 }
 
 /// Where the daemon keeps the API token it made, when the configuration gives none.
@@ -159,6 +169,15 @@ pub async fn run(loaded: Loaded) -> Result<(), DaemonError> {
     if let Some(hangup) = hangup {
         workers.spawn(reload_on_hangup(hangup, loaded.clone(), stopped.clone()));
     }
+    let scheduler = Scheduler::new(store.clone(), loaded.clone(), templates.clone())?;
+    workers.spawn(notify::run_scheduler(Arc::new(scheduler), stopped.clone()));
+    let notifier = Notifier::new(
+        store.clone(),
+        &loaded,
+        Transport::from_config(&loaded)?,
+        NOTIFY_RETRY,
+    )?;
+    workers.spawn(notify::run(notifier, stopped.clone()));
     match Transport::from_config(&loaded)? {
         Some(transport) => {
             workers.spawn(outbox::run(

@@ -8,6 +8,8 @@
 //! - [`config`]: the TOML configuration, environment overrides, secrets from files, and a
 //!   validator that reports every problem with its key and line.
 //! - [`store`]: the sled store — event log, snapshots and indexes written in one transaction.
+//! - [`schedule`]: cron jobs, deadline alerts and reminders, digests, the forecast, and the
+//!   notifier that delivers them by email and chat; [`metrics`] for `GET /metrics`.
 //! - [`cli`]: the command-line front end `main` dispatches to.
 
 pub mod classify;
@@ -18,6 +20,8 @@ pub mod daemon;
 pub mod intake;
 pub mod letters;
 pub mod mail;
+pub mod metrics;
 pub mod outbox;
+pub mod schedule;
 pub mod store;
 pub mod web;

@@ -192,6 +192,7 @@ impl Desk {
                 description: "Compensation for the delay and distress".into(),
                 payment_pence: Some(pence),
                 how_paid: Some("bank transfer".into()),
+                paid_on: None,
             }],
             actions: vec![Action {
                 description: "Treat the mould and replace the extractor fan".into(),

@@ -334,6 +334,60 @@ pub fn due(args: &DueArgs, loaded: &Loaded) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+#[derive(Debug, Args)]
+pub struct ForecastArgs {
+    /// Working days ahead.
+    #[arg(long, default_value_t = crate::schedule::forecast::DEFAULT_DAYS)]
+    days: u32,
+    /// The whole forecast as one JSON document.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn forecast(args: &ForecastArgs, loaded: &Loaded) -> anyhow::Result<ExitCode> {
+    use crate::core::alerts::State;
+    let f = Backend::connect(loaded)?.forecast(loaded, args.days)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&f)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "Forecast from {} to {} ({} working days): {} breached, {} due today, {} at risk",
+        f.today,
+        f.until,
+        f.working_days,
+        f.count(State::Breached),
+        f.count(State::DueToday),
+        f.count(State::AtRisk)
+    );
+    for case in &f.cases {
+        println!(
+            "\n{}  {}  (handler: {})",
+            case.reference,
+            case.summary,
+            case.handler.as_deref().unwrap_or("not assigned")
+        );
+        for item in &case.items {
+            let state = serde_json::to_value(item.state)?;
+            println!(
+                "  {}  {:<17} {} ({})",
+                item.due,
+                state.as_str().unwrap_or_default(),
+                item.description,
+                item.provision
+            );
+            for a in &item.alerts {
+                let raised = a.raised_at.map_or_else(
+                    || "to come".to_owned(),
+                    |at| format!("raised {}", at.format("%Y-%m-%d %H:%M")),
+                );
+                println!("      {} alert {}: {raised}", a.level.as_str(), a.on);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn export(loaded: &Loaded, out: Option<&Path>) -> anyhow::Result<ExitCode> {
     let store = open_store(loaded)?;
     let count = match out {

@@ -67,6 +67,9 @@ pub enum Command {
     Case(cases::CaseCommand),
     /// What is due next, from the due-date index.
     Due(cases::DueArgs),
+    /// Every deadline and alert falling due over the next N working days, per case, and
+    /// the breaches already open.
+    Forecast(cases::ForecastArgs),
     /// Write every event as JSON lines (a full backup).
     Export {
         /// Output file; standard output when absent.
@@ -124,6 +127,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Due(args) => {
             let loaded = load_config(&config_file(config_path))?;
             cases::due(&args, &loaded)
+        }
+        Command::Forecast(args) => {
+            let loaded = load_config(&config_file(config_path))?;
+            cases::forecast(&args, &loaded)
         }
         Command::Export { out } => {
             let loaded = load_config(&config_file(config_path))?;

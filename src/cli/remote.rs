@@ -127,6 +127,23 @@ impl Backend {
         }
     }
 
+    /// The forecast over the next `days` working days (see `schedule::forecast`).
+    pub fn forecast(
+        &self,
+        loaded: &Loaded,
+        days: u32,
+    ) -> anyhow::Result<crate::schedule::forecast::Forecast> {
+        match self {
+            Backend::Local(store) => Ok(crate::schedule::forecast::forecast(
+                store,
+                loaded,
+                loaded.today(),
+                days,
+            )?),
+            Backend::Remote(client) => client.get(&format!("/api/forecast?days={days}")),
+        }
+    }
+
     pub fn drafts(&self) -> anyhow::Result<Vec<Draft>> {
         match self {
             Backend::Local(store) => Ok(store.drafts()?),

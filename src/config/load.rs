@@ -303,6 +303,7 @@ fn typed(mut root: toml::Table, problems: &mut Vec<Problem>) -> Config {
         approval: section(&mut root, "approval", problems),
         http: section(&mut root, "http", problems),
         api: section(&mut root, "api", problems),
+        schedule: section(&mut root, "schedule", problems),
     };
     for name in root.keys() {
         problems.push(Problem {
@@ -310,7 +311,7 @@ fn typed(mut root: toml::Table, problems: &mut Vec<Problem>) -> Config {
             line: None,
             env: None,
             message: "unknown section or key; expected organisation, store, calendar, policy, \
-                      staff, ombudsman, mail, classify, letters, approval, http or api"
+                      staff, ombudsman, mail, classify, letters, approval, http, api or schedule"
                 .into(),
         });
     }

@@ -33,6 +33,7 @@ pub struct Config {
     pub approval: ApprovalConfig,
     pub http: HttpConfig,
     pub api: ApiConfig,
+    pub schedule: ScheduleConfig,
 }
 
 /// Who the landlord is: printed on every letter and used in references and reports.
@@ -395,9 +396,80 @@ pub struct ApiConfig {
     pub token: Option<String>,
 }
 
+/// Which chat service the alert webhook is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatKind {
+    /// A Slack incoming webhook: `{"text": …}`.
+    #[default]
+    Slack,
+    /// A Microsoft Teams channel workflow ("post to a channel when a webhook request is
+    /// received"): an Adaptive Card message.
+    Teams,
+}
+
+/// When the scheduled jobs run and who hears about deadlines (SPEC §5).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ScheduleConfig {
+    /// Cron expression (seconds first, in `calendar.timezone`; weekdays by name) of the
+    /// deadline scan: at-risk, breach and escalation alerts, and reminders. Each alert is
+    /// raised once however often it runs.
+    pub scan: String,
+    /// Cron expression of the daily digest to managers and the work list to each handler.
+    pub digest: String,
+    /// At-risk alerts go out this many working days before a deadline (0: none).
+    pub at_risk_working_days: u32,
+    /// A breach still open this many working days after its deadline goes to senior staff.
+    pub escalate_after_working_days: u32,
+    /// At-risk alerts go to managers as well as the handler.
+    pub at_risk_to_managers: bool,
+    /// Who is told at once about a report of danger (gas, fire, no heating or water…),
+    /// whatever the time: an email address watched out of hours.
+    pub on_call: Option<String>,
+    /// Send an acknowledgement nobody approved on its due date, when its draft lacks
+    /// nothing the Code requires. Off by default: staff approve every letter.
+    pub auto_send_acknowledgement: bool,
+    /// A Slack or Teams incoming-webhook URL alerts are also posted to. A secret (anyone
+    /// with it can post): prefer `chat_url_file`.
+    pub chat_url: Option<String>,
+    pub chat_kind: ChatKind,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        ScheduleConfig {
+            scan: "0 */10 * * * *".to_owned(),
+            digest: "0 30 7 * * Mon-Fri".to_owned(),
+            at_risk_working_days: 2,
+            escalate_after_working_days: 5,
+            at_risk_to_managers: true,
+            on_call: None,
+            auto_send_acknowledgement: false,
+            chat_url: None,
+            chat_kind: ChatKind::Slack,
+        }
+    }
+}
+
+impl ScheduleConfig {
+    /// The alert timing the core works with.
+    pub fn timing(&self) -> crate::core::alerts::AlertTiming {
+        crate::core::alerts::AlertTiming {
+            at_risk_working_days: self.at_risk_working_days,
+            escalate_after_working_days: self.escalate_after_working_days,
+        }
+    }
+}
+
 /// Keys whose value may instead be read from a file named by `<key>_file`, so secrets stay out
 /// of the configuration file and the environment.
-pub const SECRET_KEYS: &[&str] = &["api.token", "mail.imap_password", "mail.smtp_password"];
+pub const SECRET_KEYS: &[&str] = &[
+    "api.token",
+    "mail.imap_password",
+    "mail.smtp_password",
+    "schedule.chat_url",
+];
 
 /// A configuration that passed every check, with the things derived from it.
 #[derive(Clone, Debug)]

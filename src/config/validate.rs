@@ -111,6 +111,8 @@ pub(super) fn check(
         );
     }
 
+    check_schedule(&mut report, &config.schedule);
+
     let c = &config.classify;
     if !crate::classify::engine::INFLUENCE_RANGE.contains(&c.learned_influence) {
         report(
@@ -151,6 +153,46 @@ pub(super) fn check(
         policy: policy?,
         classifier,
     })
+}
+
+fn check_schedule(report: &mut impl FnMut(&str, String), schedule: &super::ScheduleConfig) {
+    for (name, expression) in [("scan", &schedule.scan), ("digest", &schedule.digest)] {
+        if let Err(crate::schedule::jobs::JobError::BadExpression { reason, .. }) =
+            crate::schedule::jobs::Job::parse(name, expression)
+        {
+            report(
+                &format!("schedule.{name}"),
+                format!(
+                    "`{expression}` is not a cron expression (6 or 7 fields, seconds first, weekdays by name such as Mon-Fri): {reason}"
+                ),
+            );
+        }
+    }
+    if schedule.escalate_after_working_days == 0 {
+        report(
+            "schedule.escalate_after_working_days",
+            "must be at least 1: escalation follows the breach".into(),
+        );
+    }
+    if schedule.at_risk_working_days > 20 {
+        report(
+            "schedule.at_risk_working_days",
+            format!(
+                "{} is more than the longest deadline (20 working days): every deadline would be at risk from the start",
+                schedule.at_risk_working_days
+            ),
+        );
+    }
+    check_email(report, "schedule.on_call", schedule.on_call.as_deref());
+    if let Some(url) = &schedule.chat_url {
+        match url::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "https" | "http") => {}
+            _ => report(
+                "schedule.chat_url",
+                "is not an http(s) URL: give the incoming webhook's address".into(),
+            ),
+        }
+    }
 }
 
 fn valid_prefix(prefix: &str) -> bool {

@@ -119,6 +119,16 @@ pub enum Event {
         index: usize,
         on: NaiveDate,
     },
+    /// A payment offered in a stage's response was made (or credited to the rent account,
+    /// 2024 policy §14.28): the reminder to follow it up stops.
+    PaymentMade {
+        stage: Stage,
+        /// Which of the stage decision's remedies, from 0.
+        index: usize,
+        on: NaiveDate,
+        /// How it was paid ("bank transfer", "credited to the rent account").
+        how: String,
+    },
     AdjustmentRecorded {
         adjustment: Adjustment,
     },
@@ -160,6 +170,7 @@ impl Event {
             Event::FlagsChanged { .. } => "flags_changed",
             Event::NotAccepted { .. } => "not_accepted",
             Event::ActionCompleted { .. } => "action_completed",
+            Event::PaymentMade { .. } => "payment_made",
             Event::AdjustmentRecorded { .. } => "adjustment_recorded",
             Event::RestrictionRecorded { .. } => "restriction_recorded",
             Event::Closed { .. } => "closed",

@@ -82,6 +82,23 @@ pub async fn ingest(
     loaded: &Loaded,
     inbound: Inbound<'_>,
 ) -> Result<Outcome, IntakeError> {
+    let outcome = ingest_once(store, loaded, inbound).await;
+    if let Ok(o) = &outcome {
+        crate::metrics::message_ingested(match o {
+            Outcome::Opened { .. } => "opened",
+            Outcome::Joined { .. } => "joined",
+            Outcome::Duplicate { .. } => "duplicate",
+            Outcome::SetAside { .. } => "set_aside",
+        });
+    }
+    outcome
+}
+
+async fn ingest_once(
+    store: &Store,
+    loaded: &Loaded,
+    inbound: Inbound<'_>,
+) -> Result<Outcome, IntakeError> {
     let classifier = loaded.classifier.live()?;
     let hash = mail::content_hash(inbound.raw);
     if let Some(holder) = store.seen(&hash)? {

@@ -98,6 +98,7 @@ pub fn case(flags: &[Flag]) -> Case {
                 description: "An apology for the delay in treating the mould".to_owned(),
                 payment_pence: None,
                 how_paid: None,
+                paid_on: None,
             },
             Remedy {
                 description: "Compensation for the delay and the distress caused".to_owned(),
@@ -106,6 +107,7 @@ pub fn case(flags: &[Flag]) -> Case {
                     Stage::Two => 45_000,
                 }),
                 how_paid: Some("bank transfer within 10 working days".to_owned()),
+                paid_on: None,
             },
         ],
         actions: vec![

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use lettre::Message;
 
 use super::SendError;
-use crate::letters::Draft;
 
 pub struct FileTransport {
     folder: PathBuf,
@@ -24,9 +23,8 @@ impl FileTransport {
         &self.folder
     }
 
-    fn path_for(&self, draft: &Draft) -> PathBuf {
-        let name: String = draft
-            .message_id
+    fn path_for(&self, message_id: &str) -> PathBuf {
+        let name: String = message_id
             .trim_matches(['<', '>'])
             .chars()
             .map(|c| {
@@ -40,12 +38,12 @@ impl FileTransport {
         self.folder.join(format!("{name}.eml"))
     }
 
-    pub async fn send(&self, message: &Message, draft: &Draft) -> Result<(), SendError> {
+    pub async fn send(&self, message: &Message, message_id: &str) -> Result<(), SendError> {
         let io = |e: std::io::Error| {
             SendError::Temporary(format!("writing to {}: {e}", self.folder.display()))
         };
         tokio::fs::create_dir_all(&self.folder).await.map_err(io)?;
-        let path = self.path_for(draft);
+        let path = self.path_for(message_id);
         let tmp = path.with_extension("eml.tmp");
         tokio::fs::write(&tmp, message.formatted())
             .await
@@ -54,7 +52,7 @@ impl FileTransport {
         Ok(())
     }
 
-    pub fn already_sent(&self, draft: &Draft) -> bool {
-        self.path_for(draft).exists()
+    pub fn already_sent(&self, message_id: &str) -> bool {
+        self.path_for(message_id).exists()
     }
 }

@@ -59,17 +59,19 @@ impl Transport {
         }
     }
 
-    async fn send(&self, message: &Message, draft: &Draft) -> Result<(), SendError> {
+    /// Sends one message whose Message-ID is `message_id` (letters and staff emails alike).
+    pub async fn send(&self, message: &Message, message_id: &str) -> Result<(), SendError> {
         match self {
-            Transport::File(t) => t.send(message, draft).await,
-            Transport::Smtp(t) => t.send(message, draft).await,
+            Transport::File(t) => t.send(message, message_id).await,
+            Transport::Smtp(t) => t.send(message).await,
         }
     }
 
-    async fn already_sent(&self, draft: &Draft) -> Result<bool, SendError> {
+    /// Whether the message went out already (after an interrupted attempt).
+    pub async fn already_sent(&self, message_id: &str) -> Result<bool, SendError> {
         match self {
-            Transport::File(t) => Ok(t.already_sent(draft)),
-            Transport::Smtp(t) => t.already_sent(draft).await,
+            Transport::File(t) => Ok(t.already_sent(message_id)),
+            Transport::Smtp(t) => t.already_sent(message_id).await,
         }
     }
 }
@@ -191,7 +193,7 @@ async fn transport_result(
     mail: &MailConfig,
     previously_tried: bool,
 ) -> Result<(), SendError> {
-    if previously_tried && transport.already_sent(draft).await? {
+    if previously_tried && transport.already_sent(&draft.message_id).await? {
         tracing::info!(
             draft = draft.id,
             "letter found already sent after an interrupted attempt"
@@ -199,7 +201,7 @@ async fn transport_result(
         return Ok(());
     }
     let message = build_message(draft, mail)?;
-    transport.send(&message, draft).await
+    transport.send(&message, &draft.message_id).await
 }
 
 /// Runs the outbox until `shutdown` turns true.

@@ -15,7 +15,6 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use super::SendError;
 use crate::config::MailConfig;
 use crate::intake::imap::{self, SentFolder};
-use crate::letters::Draft;
 
 /// How long one SMTP exchange may take before it counts as a temporary failure.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -94,7 +93,7 @@ impl SmtpTransport {
     }
 
     /// Hands the letter to the SMTP server, then keeps a copy in the Sent folder.
-    pub async fn send(&self, message: &Message, _draft: &Draft) -> Result<(), SendError> {
+    pub async fn send(&self, message: &Message) -> Result<(), SendError> {
         match self.inner.send(message.clone()).await {
             Ok(_) => {}
             Err(e) if e.is_permanent() => return Err(SendError::Permanent(e.to_string())),
@@ -110,10 +109,10 @@ impl SmtpTransport {
     }
 
     /// Whether the letter is already in the Sent folder (after an interrupted send).
-    pub async fn already_sent(&self, draft: &Draft) -> Result<bool, SendError> {
+    pub async fn already_sent(&self, message_id: &str) -> Result<bool, SendError> {
         match &self.sent {
             Some(sent) => sent
-                .contains(&draft.message_id)
+                .contains(message_id)
                 .await
                 .map_err(|e| SendError::Temporary(format!("searching the Sent folder: {e}"))),
             None => Ok(false),

@@ -19,6 +19,11 @@
 //! | `k/` | `YYYY-MM-DD/` sender | messages taken in from that sender that day (u64) |
 //! | `l/` | id (20 digits) | a draft letter (JSON) |
 //! | `o/` | id (20 digits) | an approved letter waiting to be sent (JSON) |
+//! | `y/` | `YYYY-MM-DD/` reference `/` what `/` level | when the alert was raised (RFC 3339): each (due item, due date, level) is alerted once |
+//! | `z/` | as `d/` | empty: a due item that arrived dated before the scan's settled date (`m/state/scan/settled-before`) |
+//! | `w/` | id (20 digits) | a notification to staff (JSON), with its delivery per channel |
+//! | `v/` | id (20 digits) | empty: a notification not yet delivered on every channel |
+//! | `m/state/run/` | job `/` local date-time | when a scheduled run was done |
 //! | `t/` | reference | the latest staff correction of the case's kind, with the words of its first message (JSON): training data for the classifier |
 //!
 //! Free-form parts that may contain `/` (contact keys, Message-IDs) are either last or ended by

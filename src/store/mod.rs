@@ -8,6 +8,7 @@
 //! Everything lives in one tree under short key prefixes (see [`keys`]); a single-tree
 //! transaction is sled's simplest atomic unit and range scans by prefix give the indexes.
 
+mod alerts;
 mod backup;
 mod corrections;
 mod drafts;
@@ -22,6 +23,7 @@ use thiserror::Error;
 
 use crate::core::workflow::WorkflowError;
 
+pub use alerts::{Delivery, NewNotification, Notification, Once, ScanWindow, alert_mark, run_mark};
 pub use backup::VerifyReport;
 pub use corrections::{StoredCorrection, message_kind};
 pub use messages::{MessageMark, SET_ASIDE_HOLDER, SetAside, SetAsideKind};

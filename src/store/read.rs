@@ -81,6 +81,19 @@ impl Store {
         Ok(out)
     }
 
+    /// Every due item up to and including `until`, overdue ones first, in date order.
+    pub fn due_until(&self, until: NaiveDate) -> Result<Vec<DueEntry>, StoreError> {
+        let end = keys::due_from(until.succ_opt().unwrap_or(until));
+        let mut out = Vec::new();
+        for kv in self.tree.range(keys::DUE.to_vec()..end) {
+            let (k, _) = kv?;
+            if let Some(entry) = parse_due_key(&k) {
+                out.push(entry);
+            }
+        }
+        Ok(out)
+    }
+
     /// The event log of one case, oldest first.
     pub fn events(&self, reference: &str) -> Result<Vec<Recorded>, StoreError> {
         self.tree
@@ -120,6 +133,23 @@ impl Store {
             .collect()
     }
 
+    /// How many cases have each status, from the status index.
+    pub fn status_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut counts: Vec<(String, u64)> = Vec::new();
+        for k in self.tree.scan_prefix(keys::STATUS).keys() {
+            let k = k?;
+            let status = std::str::from_utf8(&k[keys::STATUS.len()..])
+                .ok()
+                .and_then(|s| s.split_once('/'))
+                .map_or("unknown", |(s, _)| s);
+            match counts.last_mut() {
+                Some((last, n)) if last == status => *n += 1,
+                _ => counts.push((status.to_owned(), 1)),
+            }
+        }
+        Ok(counts)
+    }
+
     /// How many cases the store holds.
     pub fn case_count(&self) -> usize {
         self.tree.scan_prefix(keys::CASES).count()
@@ -134,7 +164,7 @@ impl Store {
     }
 }
 
-fn parse_due_key(key: &[u8]) -> Option<DueEntry> {
+pub(super) fn parse_due_key(key: &[u8]) -> Option<DueEntry> {
     let text = std::str::from_utf8(key).ok()?.strip_prefix("d/")?;
     let mut parts = text.splitn(3, '/');
     let due = parts.next()?.parse().ok()?;

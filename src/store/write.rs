@@ -289,6 +289,9 @@ pub(super) fn write_snapshot(
     }
     for key in after.iter().filter(|k| before.binary_search(k).is_err()) {
         tx.insert(key.as_slice(), &[] as &[u8])?;
+        if key.starts_with(keys::DUE) {
+            super::alerts::note_if_late(tx, key)?;
+        }
     }
     for id in new.message_ids() {
         let key = keys::message(id);

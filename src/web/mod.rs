@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/cases", get(list_cases).post(open_case))
         .route("/api/due", get(due))
+        .route("/api/forecast", get(forecast))
         .route("/api/cases/{reference}", get(show_case))
         .route("/api/cases/{reference}/events", post(record_event))
         .route("/api/drafts", get(list_drafts))
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
         .merge(api)
         .with_state(state)
 }
@@ -159,6 +161,48 @@ async fn due(
     axum::extract::Query(q): axum::extract::Query<DueQuery>,
 ) -> ApiResult {
     Ok(Json(json!(state.store.due(q.from, q.limit.unwrap_or(50))?)))
+}
+
+#[derive(Deserialize)]
+struct ForecastQuery {
+    days: Option<u32>,
+}
+
+/// The forecast: every deadline and alert over the next N working days (default 10).
+async fn forecast(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<ForecastQuery>,
+) -> ApiResult {
+    let days = q.days.unwrap_or(crate::schedule::forecast::DEFAULT_DAYS);
+    if days > 260 {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "days: at most 260 working days (a year)".into(),
+        ));
+    }
+    let f = crate::schedule::forecast::forecast(
+        &state.store,
+        &state.loaded,
+        state.loaded.today(),
+        days,
+    )?;
+    Ok(Json(json!(f)))
+}
+
+/// Prometheus metrics. No token: monitoring scrapes it, and it holds counts only, never a
+/// name or a case (keep the listener on loopback or behind the proxy as for the API).
+async fn metrics(State(state): State<AppState>) -> Response {
+    match crate::metrics::render(&state.store, &state.loaded, state.loaded.today()) {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }
 
 #[derive(Deserialize)]

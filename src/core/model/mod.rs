@@ -263,6 +263,11 @@ pub struct Remedy {
     pub payment_pence: Option<u64>,
     /// How it will be paid (e.g. "bank transfer", "credit to rent account").
     pub how_paid: Option<String>,
+    /// When the payment was made. Until then a payment offered in a response is followed up:
+    /// a resident who has not given bank details within a month has it credited to their
+    /// rent account (2024 policy §14.28), and staff are reminded to do so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_on: Option<NaiveDate>,
 }
 
 /// Something the landlord promised to do after a response (6.6: outstanding actions are tracked
@@ -305,6 +310,12 @@ pub struct Extension {
     pub update_interval_working_days: u32,
     /// The response date this extension sets.
     pub new_due: NaiveDate,
+    /// The dates the resident is due an update under the agreed interval (5.9), each
+    /// `update_interval_working_days` after the last, before `new_due`. Worked out when the
+    /// extension is agreed (the calendar lives in the workflow), so the due-date index and
+    /// the reminders need no calendar.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub updates_due: Vec<NaiveDate>,
 }
 
 /// Everything that happened at one stage of a complaint.
@@ -505,12 +516,35 @@ pub struct Case {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "what", rename_all = "snake_case")]
 pub enum DueKind {
-    Acknowledgement { stage: Stage },
-    Response { stage: Stage },
+    Acknowledgement {
+        stage: Stage,
+    },
+    Response {
+        stage: Stage,
+    },
     ServiceTarget,
-    Action { index: usize, stage: Stage },
-    AdjustmentReview { index: usize },
-    RestrictionReview { index: usize },
+    Action {
+        index: usize,
+        stage: Stage,
+    },
+    AdjustmentReview {
+        index: usize,
+    },
+    RestrictionReview {
+        index: usize,
+    },
+    /// The `n`-th update owed to the resident while the stage's response is extended (5.9),
+    /// counted over all the stage's extensions.
+    ExtensionUpdate {
+        stage: Stage,
+        n: usize,
+    },
+    /// A payment offered in the stage's response, not yet made: a month after the response
+    /// it is credited to the rent account if no bank details came (2024 policy §14.28).
+    PaymentDetails {
+        stage: Stage,
+        index: usize,
+    },
 }
 
 impl DueKind {
@@ -523,7 +557,52 @@ impl DueKind {
             DueKind::Action { index, stage } => format!("action{}.{index}", stage.number()),
             DueKind::AdjustmentReview { index } => format!("adjustment_review.{index}"),
             DueKind::RestrictionReview { index } => format!("restriction_review.{index}"),
+            DueKind::ExtensionUpdate { stage, n } => format!("update{}.{n}", stage.number()),
+            DueKind::PaymentDetails { stage, index } => {
+                format!("payment{}.{index}", stage.number())
+            }
         }
+    }
+
+    /// The due kind a [`DueKind::key`] names: the index keeps keys, the scheduler and the
+    /// forecast need the kind back.
+    pub fn from_key(key: &str) -> Option<DueKind> {
+        let stage = |n: &str| n.parse().ok().and_then(Stage::from_number);
+        let indexed = |rest: &str| -> Option<(Stage, usize)> {
+            let (s, i) = rest.split_once('.')?;
+            Some((stage(s)?, i.parse().ok()?))
+        };
+        if key == "service_target" {
+            return Some(DueKind::ServiceTarget);
+        }
+        if let Some(rest) = key.strip_prefix("adjustment_review.") {
+            return rest
+                .parse()
+                .ok()
+                .map(|index| DueKind::AdjustmentReview { index });
+        }
+        if let Some(rest) = key.strip_prefix("restriction_review.") {
+            return rest
+                .parse()
+                .ok()
+                .map(|index| DueKind::RestrictionReview { index });
+        }
+        if let Some(rest) = key.strip_prefix("ack") {
+            return stage(rest).map(|stage| DueKind::Acknowledgement { stage });
+        }
+        if let Some(rest) = key.strip_prefix("response") {
+            return stage(rest).map(|stage| DueKind::Response { stage });
+        }
+        if let Some(rest) = key.strip_prefix("action") {
+            return indexed(rest).map(|(stage, index)| DueKind::Action { index, stage });
+        }
+        if let Some(rest) = key.strip_prefix("update") {
+            return indexed(rest).map(|(stage, n)| DueKind::ExtensionUpdate { stage, n });
+        }
+        if let Some(rest) = key.strip_prefix("payment") {
+            return indexed(rest).map(|(stage, index)| DueKind::PaymentDetails { stage, index });
+        }
+        None
     }
 }
 
@@ -558,6 +637,13 @@ impl Case {
                     due: rec.effective_due(),
                     what: DueKind::Response { stage },
                 });
+                let updates = rec.extensions.iter().flat_map(|e| e.updates_due.iter());
+                for (n, due) in updates.enumerate() {
+                    items.push(DueItem {
+                        due: *due,
+                        what: DueKind::ExtensionUpdate { stage, n },
+                    });
+                }
             }
         }
         if let (true, Some(due)) = (open, self.service_target) {
@@ -578,6 +664,23 @@ impl Case {
                             stage: *stage,
                         },
                     });
+                }
+            }
+            // Like actions, an unpaid payment stays due after closure.
+            if let (Some(responded), Some(decision)) = (rec.responded_on, &rec.decision) {
+                let month_later = responded
+                    .checked_add_months(chrono::Months::new(1))
+                    .unwrap_or(responded);
+                for (index, remedy) in decision.remedies.iter().enumerate() {
+                    if remedy.payment_pence.is_some_and(|p| p > 0) && remedy.paid_on.is_none() {
+                        items.push(DueItem {
+                            due: month_later,
+                            what: DueKind::PaymentDetails {
+                                index,
+                                stage: *stage,
+                            },
+                        });
+                    }
                 }
             }
         }

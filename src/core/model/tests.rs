@@ -54,6 +54,7 @@ fn effective_due_follows_the_latest_extension() {
         good_reason: None,
         update_interval_working_days: 5,
         new_due: d("2026-02-02"),
+        updates_due: vec![d("2026-01-27")],
     });
     assert_eq!(rec.effective_due(), d("2026-02-02"));
     assert_eq!(rec.extension_days(), 5);

@@ -367,6 +367,28 @@ fn step(case: &mut Case, event: &Event, rules: Rules<'_>) -> Result<Vec<Effect>,
             }
             action.done_on = Some(*on);
         }
+        Event::PaymentMade {
+            stage,
+            index,
+            on,
+            how,
+        } => {
+            let remedy = case
+                .stages
+                .get_mut(stage)
+                .and_then(|r| r.decision.as_mut())
+                .and_then(|d| d.remedies.get_mut(*index))
+                .filter(|r| r.payment_pence.is_some_and(|p| p > 0))
+                .ok_or_else(|| refuse("no such payment offered"))?;
+            if remedy.paid_on.is_some() {
+                return Err(refuse("that payment is already recorded as made"));
+            }
+            if how.trim().is_empty() {
+                return Err(refuse("say how the payment was made"));
+            }
+            remedy.paid_on = Some(*on);
+            remedy.how_paid = Some(how.clone());
+        }
         Event::AdjustmentRecorded { adjustment } => {
             if adjustment.review_on < adjustment.agreed_on {
                 return Err(WorkflowError::DateOrder {

@@ -149,6 +149,7 @@ pub(super) fn extend(
     let new_due = rules
         .calendar
         .add_working_days(rec.effective_due(), ext.working_days);
+    let updates_due = update_dates(ext.on, ext.update_interval, new_due, rules);
     rec.extensions.push(Extension {
         agreed_on: ext.on,
         working_days: ext.working_days,
@@ -156,11 +157,33 @@ pub(super) fn extend(
         good_reason: ext.good_reason.map(str::to_owned),
         update_interval_working_days: ext.update_interval,
         new_due,
+        updates_due,
     });
     Ok(vec![
         Effect::Draft(LetterKind::Extension { stage }),
         deadline(new_due, DueKind::Response { stage }),
     ])
+}
+
+/// Most update dates one extension can owe: a daily interval over the longest extension a
+/// good reason allows stays well inside this, and a typo cannot fill the index.
+const MAX_UPDATES: usize = 60;
+
+/// The dates the resident is owed an update (5.9): every `interval` working days after the
+/// extension was agreed, before the new response date (the response itself is the last word).
+fn update_dates(
+    agreed: NaiveDate,
+    interval: u32,
+    new_due: NaiveDate,
+    rules: Rules<'_>,
+) -> Vec<NaiveDate> {
+    let mut dates = Vec::new();
+    let mut next = rules.calendar.add_working_days(agreed, interval);
+    while next < new_due && dates.len() < MAX_UPDATES {
+        dates.push(next);
+        next = rules.calendar.add_working_days(next, interval);
+    }
+    dates
 }
 
 pub(super) fn respond(

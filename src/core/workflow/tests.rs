@@ -120,6 +120,7 @@ fn decided(outcome: Outcome, agrees_with_stage1: bool) -> Event {
                 description: "Payment for inconvenience".into(),
                 payment_pence: Some(15_000),
                 how_paid: Some("bank transfer".into()),
+                paid_on: None,
             }],
             actions: vec![Action {
                 description: "Connect the extractor fan".into(),
@@ -946,4 +947,85 @@ fn replaying_the_events_gives_the_same_case() {
         replay("DH-2026-00001", &events[1..], f.rules()).is_err(),
         "a log must start with opened"
     );
+}
+
+#[test]
+fn code_5_9_an_extension_owes_the_resident_updates_at_the_agreed_interval() {
+    let f = Fixture::new();
+    // Acknowledged 2026-01-07, response due 2026-01-21; extended on 2026-01-12 by 10 working
+    // days to 2026-02-04, with an update every 5 working days.
+    let case = f.ok(&f.acknowledged(), extension(10, None));
+    let ext = &case.current_stage().expect("stage 1").extensions[0];
+    assert_eq!(
+        ext.updates_due,
+        vec![d("2026-01-19"), d("2026-01-26"), d("2026-02-02")]
+    );
+    let updates: Vec<_> = case
+        .due_items()
+        .into_iter()
+        .filter(|i| matches!(i.what, DueKind::ExtensionUpdate { .. }))
+        .map(|i| i.due)
+        .collect();
+    assert_eq!(
+        updates,
+        vec![d("2026-01-19"), d("2026-01-26"), d("2026-02-02")]
+    );
+    // The response ends them.
+    let case = f.ok(&case, decided(Outcome::Upheld, false));
+    let case = f.ok(
+        &case,
+        Event::Responded {
+            on: d("2026-01-20"),
+        },
+    );
+    assert!(
+        !case
+            .due_items()
+            .iter()
+            .any(|i| matches!(i.what, DueKind::ExtensionUpdate { .. }))
+    );
+}
+
+#[test]
+fn policy_14_28_an_offered_payment_is_followed_up_a_month_after_the_response_until_made() {
+    let f = Fixture::new();
+    let case = f.responded(Outcome::Upheld);
+    let payment = DueKind::PaymentDetails {
+        stage: Stage::One,
+        index: 0,
+    };
+    let due: Vec<_> = case
+        .due_items()
+        .into_iter()
+        .filter(|i| i.what == payment)
+        .collect();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].due, d("2026-02-14"));
+    let made = Event::PaymentMade {
+        stage: Stage::One,
+        index: 0,
+        on: d("2026-02-16"),
+        how: "credited to the rent account".into(),
+    };
+    let case = f.ok(&case, made.clone());
+    assert!(!case.due_items().iter().any(|i| i.what == payment));
+    let remedy = &case.stages[&Stage::One]
+        .decision
+        .as_ref()
+        .expect("decided")
+        .remedies[0];
+    assert_eq!(remedy.paid_on, Some(d("2026-02-16")));
+    assert_eq!(
+        remedy.how_paid.as_deref(),
+        Some("credited to the rent account")
+    );
+    // Recorded once only; and only a payment that was offered.
+    assert!(f.apply(&case, made).is_err());
+    let no_such = Event::PaymentMade {
+        stage: Stage::One,
+        index: 5,
+        on: d("2026-02-16"),
+        how: "bank transfer".into(),
+    };
+    assert!(f.apply(&case, no_such).is_err());
 }

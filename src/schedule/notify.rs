@@ -1,0 +1,259 @@
+//! Delivering notifications to staff: email through the same transport as letters, and the
+//! chat webhook.
+//!
+//! Each channel's attempt is counted in the store before it is made and its success recorded
+//! after, so a delivery is never repeated once recorded. An email attempt after an
+//! interrupted one first asks the transport whether its fixed Message-ID already went out
+//! (the file exists; the IMAP Sent folder holds it). Temporary failures back off
+//! exponentially; permanent ones are recorded and given up on, with an error in the log.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use lettre::Message;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use tokio::sync::watch;
+
+use super::chat::ChatWebhook;
+use crate::config::{Loaded, MailConfig};
+use crate::outbox::{SendError, Transport};
+use crate::store::{Delivery, Notification, Store, StoreError};
+
+/// A channel a notification goes out on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Channel {
+    Email,
+    Chat,
+}
+
+/// Delivers pending notifications.
+pub struct Notifier {
+    store: Store,
+    mail: MailConfig,
+    transport: Option<Transport>,
+    chat: Option<ChatWebhook>,
+    /// The first retry waits this long, doubling up to 30 minutes.
+    retry_base: Duration,
+    not_before: HashMap<(u64, Channel), Instant>,
+}
+
+impl Notifier {
+    /// A notifier for the configured transport and chat webhook. `retry_base` is the first
+    /// backoff (the daemon uses 5 seconds).
+    pub fn new(
+        store: Store,
+        loaded: &Loaded,
+        transport: Option<Transport>,
+        retry_base: Duration,
+    ) -> Result<Notifier, SendError> {
+        let s = &loaded.config.schedule;
+        let chat = match &s.chat_url {
+            Some(url) => Some(ChatWebhook::new(url, s.chat_kind)?),
+            None => None,
+        };
+        Ok(Notifier {
+            store,
+            mail: loaded.config.mail.clone(),
+            transport,
+            chat,
+            retry_base,
+            not_before: HashMap::new(),
+        })
+    }
+
+    fn backoff(&self, attempts: u32) -> Duration {
+        let factor = 1u32 << attempts.saturating_sub(1).min(16);
+        self.retry_base
+            .saturating_mul(factor)
+            .min(Duration::from_secs(30 * 60))
+    }
+
+    fn waiting(&self, id: u64, channel: Channel) -> bool {
+        self.not_before
+            .get(&(id, channel))
+            .is_some_and(|t| Instant::now() < *t)
+    }
+
+    /// One pass over the pending notifications. Returns how many deliveries succeeded.
+    pub async fn deliver_due(&mut self) -> Result<usize, StoreError> {
+        let mut delivered = 0;
+        for mut n in self.store.pending_notifications()? {
+            if !n.email.finished() && !self.waiting(n.id, Channel::Email) {
+                delivered += usize::from(self.email(&mut n).await?);
+            }
+            let chat_due = n.chat.as_ref().is_some_and(|c| !c.finished());
+            if chat_due && !self.waiting(n.id, Channel::Chat) {
+                delivered += usize::from(self.post(&mut n).await?);
+            }
+        }
+        Ok(delivered)
+    }
+
+    async fn email(&mut self, n: &mut Notification) -> Result<bool, StoreError> {
+        if n.note.to.is_empty() {
+            n.email.failed = Some("nobody to send it to".to_owned());
+            self.store.save_notification(n).await?;
+            return Ok(false);
+        }
+        let Some(transport) = &self.transport else {
+            // No mail.smtp_url: it waits, like the letters.
+            return Ok(false);
+        };
+        let previously_tried = n.email.attempts > 0;
+        n.email.attempts += 1;
+        self.store.save_notification(n).await?;
+        let result = async {
+            if previously_tried && transport.already_sent(&n.note.message_id).await? {
+                return Ok(());
+            }
+            let message = staff_message(n, &self.mail)?;
+            transport.send(&message, &n.note.message_id).await
+        }
+        .await;
+        let attempts = n.email.attempts;
+        let ok = self.settle(n.id, Channel::Email, &mut n.email, result, attempts);
+        self.store.save_notification(n).await?;
+        crate::metrics::notification("email", ok);
+        Ok(ok)
+    }
+
+    async fn post(&mut self, n: &mut Notification) -> Result<bool, StoreError> {
+        let Some(delivery) = n.chat.as_mut() else {
+            return Ok(false);
+        };
+        let Some(chat) = &self.chat else {
+            delivery.failed = Some("no chat webhook is configured any more".to_owned());
+            self.store.save_notification(n).await?;
+            return Ok(false);
+        };
+        delivery.attempts += 1;
+        let attempts = delivery.attempts;
+        let result = chat.post(&n.note.subject, &chat_text(n)).await;
+        let mut delivery = n.chat.take().unwrap_or_default();
+        let ok = self.settle(n.id, Channel::Chat, &mut delivery, result, attempts);
+        n.chat = Some(delivery);
+        self.store.save_notification(n).await?;
+        crate::metrics::notification("chat", ok);
+        Ok(ok)
+    }
+
+    /// Records an attempt's outcome on the delivery; true when it was delivered.
+    fn settle(
+        &mut self,
+        id: u64,
+        channel: Channel,
+        delivery: &mut Delivery,
+        result: Result<(), SendError>,
+        attempts: u32,
+    ) -> bool {
+        match result {
+            Ok(()) => {
+                delivery.delivered_at = Some(Utc::now());
+                delivery.last_error = None;
+                self.not_before.remove(&(id, channel));
+                true
+            }
+            Err(SendError::Permanent(why)) => {
+                tracing::error!(notification = id, ?channel, %why, "staff notification refused; not retried");
+                delivery.failed = Some(why);
+                false
+            }
+            Err(SendError::Temporary(why)) => {
+                tracing::warn!(notification = id, ?channel, %why, attempts, "staff notification not delivered; will retry");
+                delivery.last_error = Some(why);
+                self.not_before
+                    .insert((id, channel), Instant::now() + self.backoff(attempts));
+                false
+            }
+        }
+    }
+}
+
+/// The chat text: the email's first paragraph, which says what is due and when.
+fn chat_text(n: &Notification) -> String {
+    n.note
+        .body
+        .split("\n\n")
+        .map(str::trim)
+        .find(|p| !p.is_empty() && !p.starts_with("Dear "))
+        .unwrap_or(&n.note.body)
+        .to_owned()
+}
+
+/// The email to staff: automatic (RFC 3834 `Auto-Submitted: auto-generated`, so nobody's
+/// out-of-office answers it), plain text and HTML.
+pub fn staff_message(n: &Notification, mail: &MailConfig) -> Result<Message, SendError> {
+    let bad = |what: &str, e: &dyn std::fmt::Display| SendError::Permanent(format!("{what}: {e}"));
+    let from = mail
+        .from
+        .as_deref()
+        .ok_or_else(|| SendError::Permanent("mail.from is not configured".into()))?;
+    let mut builder = Message::builder()
+        .from(from.parse().map_err(|e| bad("mail.from", &e))?)
+        .subject(n.note.subject.clone())
+        .message_id(Some(n.note.message_id.clone()))
+        .date_now();
+    for to in &n.note.to {
+        builder = builder.to(to.parse().map_err(|e| bad("recipient", &e))?);
+    }
+    let mut message = match &n.note.html {
+        Some(html) => builder.multipart(lettre::message::MultiPart::alternative_plain_html(
+            n.note.body.clone(),
+            html.clone(),
+        )),
+        None => builder
+            .header(ContentType::TEXT_PLAIN)
+            .body(n.note.body.clone()),
+    }
+    .map_err(|e| bad("building the message", &e))?;
+    let headers = message.headers_mut();
+    headers.insert_raw(HeaderValue::new(
+        HeaderName::new_from_ascii_str("Auto-Submitted"),
+        "auto-generated".to_owned(),
+    ));
+    if let Some(reference) = &n.note.reference {
+        headers.insert_raw(HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Redress-Case"),
+            reference.clone(),
+        ));
+    }
+    Ok(message)
+}
+
+/// Runs the notifier until `shutdown` turns true.
+pub async fn run(mut notifier: Notifier, mut shutdown: watch::Receiver<bool>) {
+    tracing::info!("notifier started");
+    while !*shutdown.borrow() {
+        if let Err(e) = notifier.deliver_due().await {
+            tracing::error!("notifier: {e}");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    tracing::info!("notifier stopped");
+}
+
+/// Runs the scheduler until `shutdown` turns true: queued urgent alerts at once, scheduled
+/// jobs when due (and at start, to catch up).
+pub async fn run_scheduler(scheduler: Arc<super::Scheduler>, mut shutdown: watch::Receiver<bool>) {
+    tracing::info!("scheduler started");
+    while !*shutdown.borrow() {
+        let now = Utc::now();
+        if let Err(e) = scheduler.urgent(now).await {
+            tracing::error!("scheduler, urgent alerts: {e}");
+        }
+        if let Err(e) = scheduler.tick(now).await {
+            tracing::error!("scheduler: {e}");
+        }
+        // Urgent alerts are looked for every second; jobs run on their minute.
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    tracing::info!("scheduler stopped");
+}
