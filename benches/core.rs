@@ -2,7 +2,8 @@
 //!
 //! 1. working-day additions per second (`Calendar::add_working_days`, n = 5, 10, 20);
 //! 2. case creations per second with a durable flush each (`Store::open_case`);
-//! 3. the next 1,000 due items from a store of 1,000,000 cases (`Store::due`), target < 50 ms.
+//! 3. the next 1,000 due items from a store of 1,000,000 cases (`Store::due`), target < 50 ms;
+//! 4. the deadline scan over the same store (`Scheduler::scan`), target < 100 ms.
 //!
 //! The 1,000,000-case store takes minutes to build, so it is built once under the target
 //! directory (`target/tmp/bench-store-1000000`) and reused while it still holds that many cases.
@@ -261,6 +262,70 @@ fn due_query(c: &mut Criterion) {
     group.finish();
 }
 
+/// The deadline scan (`Scheduler::scan`) over the big store as a running daemon keeps it:
+/// the settled date where the previous day's scan left it, and the alerts in the window
+/// raised by a first scan (timed once and printed). The benchmark times the scans that
+/// follow, every few minutes all day, which find nothing new.
+fn deadline_scan(c: &mut Criterion) {
+    let cal = Calendar::england_and_wales();
+    let policy = PolicyProfile::code_2024();
+    let rules = Rules {
+        calendar: &cal,
+        policy: &policy,
+    };
+    let cases = store_cases();
+    let store = std::cell::OnceCell::new();
+    let now: DateTime<Utc> = "2025-07-01T08:00:00Z".parse().expect("a time");
+    let today = date("2025-07-01");
+    let prepare = || -> (Store, redress::schedule::Scheduler) {
+        let (store, path) = big_store(cases, rules);
+        let dir = path.parent().expect("the store has a folder");
+        let loaded = redress::config::load_str(
+            "[organisation]\nname = \"Example Homes\"\nreference_prefix = \"DH\"\nhomes_owned = 12800\n\
+             email = \"complaints@example.org\"\nphone = \"01332 000000\"\n\
+             [[staff]]\nname = \"Morgan Manager\"\nemail = \"morgan@example.org\"\nrole = \"manager\"\n",
+            "bench.toml",
+            dir,
+            Vec::new(),
+        )
+        .expect("benchmark configuration");
+        let timing = loaded.config.schedule.timing();
+        let settled = redress::core::alerts::settled_before(today, &cal, timing);
+        if store.meta("scan/settled-before").expect("meta").is_none() {
+            store
+                .set_meta("scan/settled-before", settled.to_string().as_bytes())
+                .expect("settled date set");
+        }
+        let templates = std::sync::Arc::new(loaded.letter_templates().expect("templates"));
+        let scheduler = redress::schedule::Scheduler::new(
+            store.clone(),
+            std::sync::Arc::new(loaded),
+            templates,
+        )
+        .expect("scheduler");
+        let started = Instant::now();
+        let first = runtime().block_on(scheduler.scan(now)).expect("first scan");
+        eprintln!(
+            "deadline scan: first scan of the day looked at {} due items and raised {} alerts in {:.1} s",
+            first.considered,
+            first.raised.len(),
+            started.elapsed().as_secs_f64()
+        );
+        (store, scheduler)
+    };
+    let mut group = c.benchmark_group("deadline_scan");
+    group.bench_function(BenchmarkId::new("steady_state", cases), |b| {
+        let (_, scheduler) = store.get_or_init(prepare);
+        let rt = runtime();
+        b.iter(|| {
+            let report = rt.block_on(scheduler.scan(black_box(now))).expect("scan");
+            assert!(report.raised.is_empty());
+            black_box(report)
+        });
+    });
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(10)
@@ -271,6 +336,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = working_days, case_creations, due_query
+    targets = working_days, case_creations, due_query, deadline_scan
 }
 criterion_main!(benches);

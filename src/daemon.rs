@@ -171,12 +171,15 @@ pub async fn run(loaded: Loaded) -> Result<(), DaemonError> {
     }
     let scheduler = Scheduler::new(store.clone(), loaded.clone(), templates.clone())?;
     workers.spawn(notify::run_scheduler(Arc::new(scheduler), stopped.clone()));
-    let notifier = Notifier::new(
-        store.clone(),
-        &loaded,
-        Transport::from_config(&loaded)?,
-        NOTIFY_RETRY,
-    )?;
+    // With the file transport (the embedded default) staff emails go in a folder of their
+    // own, so the letters to residents are not mixed with them.
+    let staff_transport = match Transport::from_config(&loaded)? {
+        Some(Transport::File(t)) => Some(Transport::File(outbox::FileTransport::new(
+            t.folder().join("staff"),
+        ))),
+        other => other,
+    };
+    let notifier = Notifier::new(store.clone(), &loaded, staff_transport, NOTIFY_RETRY)?;
     workers.spawn(notify::run(notifier, stopped.clone()));
     match Transport::from_config(&loaded)? {
         Some(transport) => {

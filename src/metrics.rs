@@ -152,7 +152,10 @@ pub fn notification(channel: &str, delivered: bool) {
 /// The text a scrape gets: the gauges read from the store now, and the counters.
 pub fn render(store: &Store, loaded: &Loaded, today: NaiveDate) -> Result<String, StoreError> {
     let m = metrics();
-    for (status, count) in store.status_counts()? {
+    // A status no case has any more must drop out, not keep its last count.
+    let counts = store.status_counts()?;
+    m.cases.clear();
+    for (status, count) in counts {
         m.cases
             .get_or_create(&label("status", &status))
             .set(count as i64);

@@ -18,7 +18,9 @@ pub struct AlertContext {
     /// Who it is addressed to (a manager, the handler, the on-call contact).
     pub recipient: String,
     pub reference: String,
-    /// "at risk", "breached" or "escalated".
+    /// "at risk", "breached" or "escalated" for a deadline; "due" for a reminder (an action,
+    /// a review, an update, a payment); "urgent" or "waiting" for an alert the workflow raised
+    /// (a report of danger, a decision only staff can take).
     pub level: String,
     /// What is due: "stage 1 response", "acknowledgement", "service request target"…
     pub deadline: String,
