@@ -116,6 +116,26 @@ async fn a_back_filled_complaint_is_breached_in_the_forecast_and_alerted_once_to
     lab.wait_for_subject(MANAGER, &seniors_box, "escalated", Duration::from_secs(60))
         .await;
 
+    // While the daemon runs, the forecast comes through its API; the text form says the same.
+    let remote = daemon::redress(&config, &["forecast", "--json", "--days", "5"]);
+    assert!(remote.status.success(), "{remote:?}");
+    let f: serde_json::Value = serde_json::from_slice(&remote.stdout).unwrap();
+    assert_eq!(f["working_days"], 5);
+    assert_eq!(f["cases"][0]["items"][0]["state"], "breached", "{f}");
+    let raised = &f["cases"][0]["items"][0]["alerts"];
+    assert!(
+        raised
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["level"] == "breached" && a["raised_at"].is_string()),
+        "{raised}"
+    );
+    let text = daemon::redress(&config, &["forecast"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("1 breached"), "{text}");
+    assert!(text.contains(&format!("{ack_due}  breached")), "{text}");
+
     let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
         .await
         .unwrap()

@@ -116,23 +116,7 @@ impl Desk {
     }
 
     fn open(&self, kind: CaseKind, received: NaiveDate, flags: Vec<Flag>) -> String {
-        let opened = Opened {
-            kind,
-            received,
-            channel: Channel::Email,
-            complainant: Contact {
-                name: Some("Jo Bloggs".into()),
-                email: Some("jo@example.net".into()),
-                ..Contact::default()
-            },
-            representative: None,
-            group_members: vec![],
-            summary: "Mould in the bedroom is back after the repair".into(),
-            flags,
-            message: None,
-            handler: Some(SAM.into()),
-            linked_to: None,
-        };
+        let opened = opened(kind, received, flags);
         let at = nine(received);
         block(self.store().open_case(opened, SAM, at, self.loaded.rules()))
             .unwrap()
@@ -150,6 +134,27 @@ impl Desk {
 
     fn notifications(&self) -> Vec<Notification> {
         self.store().notifications().unwrap()
+    }
+}
+
+/// A case as the resident's email opens it, handled by Sam.
+fn opened(kind: CaseKind, received: NaiveDate, flags: Vec<Flag>) -> Opened {
+    Opened {
+        kind,
+        received,
+        channel: Channel::Email,
+        complainant: Contact {
+            name: Some("Jo Bloggs".into()),
+            email: Some("jo@example.net".into()),
+            ..Contact::default()
+        },
+        representative: None,
+        group_members: vec![],
+        summary: "Mould in the bedroom is back after the repair".into(),
+        flags,
+        message: None,
+        handler: Some(SAM.into()),
+        linked_to: None,
     }
 }
 
@@ -428,7 +433,8 @@ fn a_run_missed_while_the_daemon_was_down_is_caught_up_once_at_start() {
 
 #[test]
 fn the_digest_lists_breached_at_risk_due_today_and_drafts_waiting_oldest_first() {
-    let desk = Desk::new("");
+    // (Nothing listens there: only whether a digest is meant for the chat is checked.)
+    let desk = Desk::new("[schedule]\nchat_url = \"http://127.0.0.1:9/hook\"\n");
     let older = desk.open(CaseKind::Complaint, d("2026-11-02"), vec![]);
     let newer = desk.open(CaseKind::Complaint, d("2026-11-09"), vec![]);
     let at_risk = desk.open(CaseKind::Complaint, d("2026-11-18"), vec![]);
@@ -481,23 +487,24 @@ fn the_digest_lists_breached_at_risk_due_today_and_drafts_waiting_oldest_first()
             .subject
             .contains("2 breached, 1 at risk, 3 drafts waiting")
     );
-    // The handler gets their own list.
-    assert!(notes.iter().any(|n| n.note.to == vec![SAM.to_owned()]));
+    // The handler gets their own list; only the managers' digest goes to the team's chat.
+    let handler = notes
+        .iter()
+        .find(|n| n.note.to == vec![SAM.to_owned()])
+        .unwrap();
+    assert!(manager.chat.is_some());
+    assert!(handler.chat.is_none());
 }
 
 #[test]
 fn reminders_for_actions_reviews_extension_updates_and_payments_come_once_on_their_day() {
     let desk = Desk::new("");
     let reference = desk.open(CaseKind::Complaint, d("2026-11-02"), vec![]);
-    let definition = ComplaintDefinition {
-        understanding: "Mould keeps returning".into(),
-        outcome_sought: "A lasting repair".into(),
-        responsible_for: "Repairs".into(),
-        not_responsible_for: "Furniture".into(),
-    };
     desk.record(
         &reference,
-        Event::DefinitionRecorded { definition },
+        Event::DefinitionRecorded {
+            definition: definition(),
+        },
         d("2026-11-03"),
     );
     desk.record(
@@ -654,15 +661,11 @@ fn an_unapproved_acknowledgement_goes_on_its_due_date_only_when_configured_and_c
         let desk = Desk::new(&format!("[schedule]\nauto_send_acknowledgement = {auto}\n"));
         let complete = desk.open(CaseKind::Complaint, d("2026-11-16"), vec![]);
         let undefined = desk.open(CaseKind::Complaint, d("2026-11-16"), vec![]);
-        let definition = ComplaintDefinition {
-            understanding: "Mould keeps returning".into(),
-            outcome_sought: "A lasting repair".into(),
-            responsible_for: "Repairs".into(),
-            not_responsible_for: "Furniture".into(),
-        };
         desk.record(
             &complete,
-            Event::DefinitionRecorded { definition },
+            Event::DefinitionRecorded {
+                definition: definition(),
+            },
             d("2026-11-17"),
         );
         drafts_for(&desk);
@@ -730,29 +733,15 @@ async fn a_chat_webhook_that_fails_three_times_then_succeeds_delivers_the_alert_
         "[schedule]\nchat_url = \"{url}\"\nchat_kind = \"teams\"\n"
     ));
     let store = desk.store().clone();
-    let opened = {
-        let opened = Opened {
-            kind: CaseKind::Complaint,
-            received: d("2026-12-18"),
-            channel: Channel::Email,
-            complainant: Contact {
-                name: Some("Jo Bloggs".into()),
-                email: Some("jo@example.net".into()),
-                ..Contact::default()
-            },
-            representative: None,
-            group_members: vec![],
-            summary: "Mould in the bedroom".into(),
-            flags: vec![],
-            message: None,
-            handler: Some(SAM.into()),
-            linked_to: None,
-        };
-        store
-            .open_case(opened, SAM, nine(d("2026-12-18")), desk.loaded.rules())
-            .await
-            .unwrap()
-    };
+    let opened = store
+        .open_case(
+            opened(CaseKind::Complaint, d("2026-12-18"), vec![]),
+            SAM,
+            nine(d("2026-12-18")),
+            desk.loaded.rules(),
+        )
+        .await
+        .unwrap();
     let scheduler = desk.scheduler();
     let report = scheduler.scan(nine(d("2026-12-30"))).await.unwrap();
     assert_eq!(report.raised.len(), 1, "{:?}", report.raised);
@@ -825,21 +814,14 @@ async fn a_refused_chat_post_is_given_up_on_and_not_repeated() {
         "[schedule]\nchat_url = \"{url}\"\non_call = \"on.call@example.org\"\n"
     ));
     let store = desk.store().clone();
-    let opened = Opened {
-        kind: CaseKind::Complaint,
-        received: d("2026-11-20"),
-        channel: Channel::Email,
-        complainant: Contact::default(),
-        representative: None,
-        group_members: vec![],
-        summary: "Gas smell in the kitchen".into(),
-        flags: vec![Flag::UrgentSafety],
-        message: None,
-        handler: None,
-        linked_to: None,
-    };
+    let mut gas = opened(
+        CaseKind::Complaint,
+        d("2026-11-20"),
+        vec![Flag::UrgentSafety],
+    );
+    gas.handler = None;
     store
-        .open_case(opened, SAM, nine(d("2026-11-20")), desk.loaded.rules())
+        .open_case(gas, SAM, nine(d("2026-11-20")), desk.loaded.rules())
         .await
         .unwrap();
     desk.scheduler()

@@ -348,6 +348,11 @@ mod tests {
         Job::parse("test", expression).expect("valid expression")
     }
 
+    /// Runs of `job` in London between two UTC times, at most 100.
+    fn runs_in(job: &Job, from: &str, to: &str) -> Vec<Run> {
+        runs_between(job, LONDON, utc(from), utc(to), 100)
+    }
+
     fn summary(runs: &[Run]) -> Vec<(String, String)> {
         runs.iter()
             .map(|r| {
@@ -369,13 +374,7 @@ mod tests {
     #[test]
     fn daily_0130_runs_once_per_local_date_across_spring_change() {
         let j = job("0 30 1 * * *");
-        let runs = runs_between(
-            &j,
-            LONDON,
-            utc("2026-03-27 00:00:00"),
-            utc("2026-03-31 23:59:59"),
-            100,
-        );
+        let runs = runs_in(&j, "2026-03-27 00:00:00", "2026-03-31 23:59:59");
         assert_eq!(
             summary(&runs),
             pairs(&[
@@ -392,13 +391,7 @@ mod tests {
     #[test]
     fn daily_0130_runs_once_per_local_date_across_autumn_change() {
         let j = job("0 30 1 * * *");
-        let runs = runs_between(
-            &j,
-            LONDON,
-            utc("2026-10-23 00:00:00"),
-            utc("2026-10-27 23:59:59"),
-            100,
-        );
+        let runs = runs_in(&j, "2026-10-23 00:00:00", "2026-10-27 23:59:59");
         assert_eq!(
             summary(&runs),
             pairs(&[
@@ -576,13 +569,7 @@ mod tests {
     #[test]
     fn job_at_0230_in_spring_gap_runs_once_at_end_of_gap_and_0030_is_unaffected() {
         let at_0230 = job("0 30 2 * * *");
-        let runs = runs_between(
-            &at_0230,
-            LONDON,
-            utc("2026-03-28 00:00:00"),
-            utc("2026-03-30 12:00:00"),
-            100,
-        );
+        let runs = runs_in(&at_0230, "2026-03-28 00:00:00", "2026-03-30 12:00:00");
         assert_eq!(
             summary(&runs),
             pairs(&[
@@ -593,12 +580,10 @@ mod tests {
         );
 
         let at_0130_in_gap = job("0 30 1 29 3 *");
-        let runs = runs_between(
+        let runs = runs_in(
             &at_0130_in_gap,
-            LONDON,
-            utc("2026-03-28 00:00:00"),
-            utc("2026-03-30 12:00:00"),
-            100,
+            "2026-03-28 00:00:00",
+            "2026-03-30 12:00:00",
         );
         assert_eq!(
             summary(&runs),
@@ -606,13 +591,7 @@ mod tests {
         );
 
         let at_0030 = job("0 30 0 * * *");
-        let runs = runs_between(
-            &at_0030,
-            LONDON,
-            utc("2026-03-28 00:00:00"),
-            utc("2026-03-30 12:00:00"),
-            100,
-        );
+        let runs = runs_in(&at_0030, "2026-03-28 00:00:00", "2026-03-30 12:00:00");
         assert_eq!(
             summary(&runs),
             pairs(&[
@@ -649,13 +628,7 @@ mod tests {
     fn weekdays_by_name_give_no_runs_at_weekends() {
         let j = job("0 30 7 * * Mon-Fri");
         // 2026-06-06 is a Saturday.
-        let runs = runs_between(
-            &j,
-            LONDON,
-            utc("2026-06-01 00:00:00"),
-            utc("2026-06-14 23:59:59"),
-            100,
-        );
+        let runs = runs_in(&j, "2026-06-01 00:00:00", "2026-06-14 23:59:59");
         assert_eq!(runs.len(), 10);
         for run in &runs {
             let weekday = chrono::Datelike::weekday(&run.local);

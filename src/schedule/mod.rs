@@ -9,7 +9,8 @@
 //!   raises each at-risk, breach, escalation and reminder alert once, as notifications to the
 //!   right staff; drafts the resident's update letter for an outstanding action (6.6); and,
 //!   when configured, sends an unapproved acknowledgement on its due date.
-//! - **digest**: the daily digest to managers and each handler's work list.
+//! - **digest**: the daily digest to managers (and the team's chat) and each handler's work
+//!   list.
 //!
 //! Alerts the workflow raises itself (a report of danger, a stage 2 needing a new handler, a
 //! possible exclusion) are not scheduled: [`Scheduler::urgent`] turns them into notifications
@@ -424,6 +425,9 @@ impl Scheduler {
             if role != Some(Role::Manager) && empty {
                 continue;
             }
+            // The managers' digest (the whole picture) also goes to the team's chat, once.
+            let to_chat = role == Some(Role::Manager)
+                && !notes.iter().any(|n: &NewNotification| n.post_to_chat);
             notes.push(self.note(
                 "digest",
                 &context,
@@ -431,7 +435,7 @@ impl Scheduler {
                 None,
                 vec![member.email.clone()],
                 &format!("{}/{}", run.key(), member.email),
-                false,
+                to_chat,
             )?);
         }
         let written = self

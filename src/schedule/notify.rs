@@ -171,15 +171,21 @@ impl Notifier {
     }
 }
 
-/// The chat text: the email's first paragraph, which says what is due and when.
+/// The chat text: the email's body without its greeting and signature (the chat is the
+/// team's, not one person's).
 fn chat_text(n: &Notification) -> String {
-    n.note
+    let paragraphs: Vec<&str> = n
+        .note
         .body
         .split("\n\n")
         .map(str::trim)
-        .find(|p| !p.is_empty() && !p.starts_with("Dear "))
-        .unwrap_or(&n.note.body)
-        .to_owned()
+        .filter(|p| !p.is_empty() && !p.starts_with("Dear ") && !p.starts_with("redress, for "))
+        .collect();
+    if paragraphs.is_empty() {
+        n.note.body.trim().to_owned()
+    } else {
+        paragraphs.join("\n\n")
+    }
 }
 
 /// The email to staff: automatic (RFC 3834 `Auto-Submitted: auto-generated`, so nobody's

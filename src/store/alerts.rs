@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError as Conflictable, TransactionalTree};
 
 use super::read::{DueEntry, parse_due_key};
-use super::write::Queued;
+use super::write::{Queued, queue_effect};
 use super::{Store, StoreError, decode, encode, keys};
 use crate::core::alerts::Level;
 use crate::core::workflow::{Effect, LetterKind};
@@ -102,14 +102,10 @@ pub struct ScanWindow {
 
 /// The mark of an alert raised: `y/DATE/REF/what/level`.
 pub fn alert_mark(entry: &DueEntry, level: Level) -> Vec<u8> {
-    format!(
-        "y/{}/{}/{}/{}",
-        entry.due.format("%Y-%m-%d"),
-        entry.reference,
-        entry.what,
-        level.as_str()
-    )
-    .into_bytes()
+    let mut key = entry_key("y/", entry);
+    key.push(b'/');
+    key.extend_from_slice(level.as_str().as_bytes());
+    key
 }
 
 /// The mark of a scheduled run done.
@@ -117,9 +113,11 @@ pub fn run_mark(run_key: &str) -> Vec<u8> {
     keys::meta(&format!("run/{run_key}"))
 }
 
-fn late_key(entry: &DueEntry) -> Vec<u8> {
+/// The key of an entry under `prefix`: `z/` (a late arrival) or `y/` (the start of its alert
+/// marks), laid out as in the due-date index.
+fn entry_key(prefix: &str, entry: &DueEntry) -> Vec<u8> {
     format!(
-        "z/{}/{}/{}",
+        "{prefix}{}/{}/{}",
         entry.due.format("%Y-%m-%d"),
         entry.reference,
         entry.what
@@ -127,14 +125,8 @@ fn late_key(entry: &DueEntry) -> Vec<u8> {
     .into_bytes()
 }
 
-fn due_key(entry: &DueEntry) -> Vec<u8> {
-    format!(
-        "d/{}/{}/{}",
-        entry.due.format("%Y-%m-%d"),
-        entry.reference,
-        entry.what
-    )
-    .into_bytes()
+fn late_key(entry: &DueEntry) -> Vec<u8> {
+    entry_key("z/", entry)
 }
 
 /// Called by the write path for each due-date index entry it adds: one dated before the
@@ -208,14 +200,10 @@ impl Store {
         &self,
         entry: &DueEntry,
     ) -> Result<Vec<(Level, DateTime<Utc>)>, StoreError> {
-        let prefix = format!(
-            "y/{}/{}/{}/",
-            entry.due.format("%Y-%m-%d"),
-            entry.reference,
-            entry.what
-        );
+        let mut prefix = entry_key("y/", entry);
+        prefix.push(b'/');
         let mut out = Vec::new();
-        for kv in self.tree.scan_prefix(prefix.as_bytes()) {
+        for kv in self.tree.scan_prefix(&prefix) {
             let (k, v) = kv?;
             let level = std::str::from_utf8(&k[prefix.len()..])
                 .ok()
@@ -378,11 +366,6 @@ impl Store {
         }
         Ok(removed)
     }
-
-    /// The due-date entry behind an index key, if still in the index.
-    pub fn still_due(&self, entry: &DueEntry) -> Result<bool, StoreError> {
-        Ok(self.tree.contains_key(due_key(entry))?)
-    }
 }
 
 fn notification_key(id: u64) -> Vec<u8> {
@@ -424,16 +407,5 @@ fn queue_draft(tx: &TransactionalTree, reference: &str, letter: LetterKind) -> T
             )));
         }
     };
-    let effect = Effect::Draft(letter);
-    let queued = Queued {
-        reference: reference.to_owned(),
-        seq: case.version,
-        effect: effect.clone(),
-    };
-    let id = tx.generate_id()?;
-    tx.insert(
-        keys::queue(id, &effect),
-        encode("effect", &queued).map_err(Conflictable::Abort)?,
-    )?;
-    Ok(())
+    queue_effect(tx, reference, case.version, &Effect::Draft(letter))
 }

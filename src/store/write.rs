@@ -257,18 +257,30 @@ pub(super) fn write_change(
     }
     for effect in effects {
         if matches!(effect, Effect::Draft(_) | Effect::Alert(_)) {
-            let queued = Queued {
-                reference: r.clone(),
-                seq: new.version,
-                effect: effect.clone(),
-            };
-            let id = tx.generate_id()?;
-            tx.insert(
-                keys::queue(id, effect),
-                encode("effect", &queued).map_err(Conflictable::Abort)?,
-            )?;
+            queue_effect(tx, r, new.version, effect)?;
         }
     }
+    Ok(())
+}
+
+/// Queues an effect for an adapter to carry out (the drafter, the scheduler), in the caller's
+/// transaction.
+pub(super) fn queue_effect(
+    tx: &TransactionalTree,
+    reference: &str,
+    seq: u32,
+    effect: &Effect,
+) -> TxResult<()> {
+    let queued = Queued {
+        reference: reference.to_owned(),
+        seq,
+        effect: effect.clone(),
+    };
+    let id = tx.generate_id()?;
+    tx.insert(
+        keys::queue(id, effect),
+        encode("effect", &queued).map_err(Conflictable::Abort)?,
+    )?;
     Ok(())
 }
 
