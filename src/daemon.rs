@@ -170,7 +170,7 @@ pub async fn run(loaded: Loaded) -> Result<(), DaemonError> {
         workers.spawn(reload_on_hangup(hangup, loaded.clone(), stopped.clone()));
     }
     let scheduler = Scheduler::new(store.clone(), loaded.clone(), templates.clone())?;
-    workers.spawn(notify::run_scheduler(Arc::new(scheduler), stopped.clone()));
+    workers.spawn(crate::schedule::run(Arc::new(scheduler), stopped.clone()));
     // With the file transport (the embedded default) staff emails go in a folder of their
     // own, so the letters to residents are not mixed with them.
     let staff_transport = match Transport::from_config(&loaded)? {

@@ -166,3 +166,45 @@ async fn a_back_filled_complaint_is_breached_in_the_forecast_and_alerted_once_to
     let seniors = lab.fetch_all(MANAGER, &seniors_box).await;
     assert_eq!(seniors.len(), 1);
 }
+
+#[test]
+fn a_report_of_danger_reaches_the_on_call_contact_within_seconds_of_arriving() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, port) = daemon::configure(dir.path());
+    let text = std::fs::read_to_string(&config).unwrap();
+    let with_on_call = text.replace(
+        "auto_send_acknowledgement = false",
+        "auto_send_acknowledgement = false\non_call = \"out-of-hours@example.org\"",
+    );
+    assert_ne!(with_on_call, text, "the example's [schedule] moved");
+    std::fs::write(&config, with_on_call).unwrap();
+    let d = daemon::start(&config, port);
+    let new = dir.path().join("data/maildir/new");
+    std::fs::write(
+        new.join("gas.eml"),
+        "From: Jo Bloggs <jo@example.net>\r\nSubject: Gas\r\n\r\n\
+         I can smell gas in the kitchen and it is getting stronger. Please send someone.\r\n",
+    )
+    .unwrap();
+    let staff = dir.path().join("data/outbox/staff");
+    let started = std::time::Instant::now();
+    let alert = loop {
+        let found = std::fs::read_dir(&staff)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .find(|m| m.contains("To: out-of-hours@example.org"));
+        if let Some(m) = found {
+            break m;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no alert to the on-call contact in {}",
+            staff.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(alert.contains("urgent"), "{alert}");
+    assert!(alert.contains("Auto-Submitted: auto-generated"), "{alert}");
+    daemon::stop(d);
+}

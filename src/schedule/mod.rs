@@ -25,10 +25,12 @@ pub mod notify;
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use sha2::Digest;
 use thiserror::Error;
+use tokio::sync::watch;
 
 use crate::config::{Config, Loaded, Role, Staff};
 use crate::core::alerts::{self, AlertTiming, Level};
@@ -573,6 +575,27 @@ impl Scheduler {
         }
         Ok(handled)
     }
+}
+
+/// Runs the scheduler until `shutdown` turns true: queued urgent alerts at once, scheduled
+/// jobs when due (and at start, to catch up).
+pub async fn run(scheduler: Arc<Scheduler>, mut shutdown: watch::Receiver<bool>) {
+    tracing::info!("scheduler started");
+    while !*shutdown.borrow() {
+        let now = Utc::now();
+        if let Err(e) = scheduler.urgent(now).await {
+            tracing::error!("scheduler, urgent alerts: {e}");
+        }
+        if let Err(e) = scheduler.tick(now).await {
+            tracing::error!("scheduler: {e}");
+        }
+        // Urgent alerts are looked for every second; jobs run on their minute.
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    tracing::info!("scheduler stopped");
 }
 
 /// Who approved a letter sent by `schedule.auto_send_acknowledgement`.

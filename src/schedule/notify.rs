@@ -8,7 +8,6 @@
 //! exponentially; permanent ones are recorded and given up on, with an error in the log.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -241,25 +240,4 @@ pub async fn run(mut notifier: Notifier, mut shutdown: watch::Receiver<bool>) {
         }
     }
     tracing::info!("notifier stopped");
-}
-
-/// Runs the scheduler until `shutdown` turns true: queued urgent alerts at once, scheduled
-/// jobs when due (and at start, to catch up).
-pub async fn run_scheduler(scheduler: Arc<super::Scheduler>, mut shutdown: watch::Receiver<bool>) {
-    tracing::info!("scheduler started");
-    while !*shutdown.borrow() {
-        let now = Utc::now();
-        if let Err(e) = scheduler.urgent(now).await {
-            tracing::error!("scheduler, urgent alerts: {e}");
-        }
-        if let Err(e) = scheduler.tick(now).await {
-            tracing::error!("scheduler: {e}");
-        }
-        // Urgent alerts are looked for every second; jobs run on their minute.
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = shutdown.changed() => {}
-        }
-    }
-    tracing::info!("scheduler stopped");
 }
