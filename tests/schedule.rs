@@ -864,3 +864,55 @@ fn a_bad_schedule_is_reported_with_its_key() {
     }
     assert!(!err.contains("schedule.scan"), "{err}");
 }
+
+#[test]
+fn an_alert_is_not_raised_for_an_item_that_stopped_being_due_since_the_scan_read_it() {
+    let desk = Desk::new("");
+    let reference = desk.open(CaseKind::Complaint, d("2026-12-18"), vec![]);
+    let entry = |what: &str, due: &str| redress::store::DueEntry {
+        due: d(due),
+        reference: reference.clone(),
+        what: what.to_owned(),
+    };
+    let alert = |entry| redress::store::Once::Alert {
+        entry,
+        level: Level::Breached,
+    };
+    let now = nine(d("2026-12-30"));
+    // Acknowledged after the scan read the index, before it raised the alert.
+    desk.record(
+        &reference,
+        Event::DefinitionRecorded {
+            definition: definition(),
+        },
+        d("2026-12-21"),
+    );
+    desk.record(
+        &reference,
+        Event::Acknowledged {
+            on: d("2026-12-21"),
+        },
+        d("2026-12-21"),
+    );
+    let stale =
+        block(
+            desk.store()
+                .notify_once(&alert(entry("ack1", "2026-12-29")), &[], None, now),
+        );
+    assert!(stale.unwrap().is_none());
+    assert!(
+        !desk
+            .store()
+            .alert_raised(&entry("ack1", "2026-12-29"), Level::Breached)
+            .unwrap()
+    );
+    // The response is still due: its alert is raised, once.
+    let response = entry("response1", "2027-01-07");
+    let first = block(
+        desk.store()
+            .notify_once(&alert(response.clone()), &[], None, now),
+    );
+    assert!(first.unwrap().is_some());
+    let second = block(desk.store().notify_once(&alert(response), &[], None, now));
+    assert!(second.unwrap().is_none());
+}

@@ -196,7 +196,10 @@ impl Scheduler {
                 let notes = self.alert_notes(case, entry, &what, level, today)?;
                 let draft = matches!(what, DueKind::Action { .. })
                     .then_some((entry.reference.as_str(), LetterKind::ActionUpdate));
-                let once = Once::Mark(alert_mark(entry, level));
+                let once = Once::Alert {
+                    entry: entry.clone(),
+                    level,
+                };
                 if let Some(written) = self.store.notify_once(&once, &notes, draft, now).await? {
                     crate::metrics::alert_raised(level);
                     tracing::warn!(case = %entry.reference, what = %entry.what, level = level.as_str(), due = %entry.due, notifications = written.len(), "alert raised");

@@ -86,6 +86,9 @@ pub enum Once {
     Mark(Vec<u8>),
     /// A queued effect (`q/a/…`) that must still exist, removed with the notifications.
     Consume(Vec<u8>),
+    /// An alert about a due item: its mark must not exist yet and the item must still be in
+    /// the due-date index (acknowledged a moment ago means nothing to alert about).
+    Alert { entry: DueEntry, level: Level },
 }
 
 /// The due-date entries a scan must look at.
@@ -113,8 +116,8 @@ pub fn run_mark(run_key: &str) -> Vec<u8> {
     keys::meta(&format!("run/{run_key}"))
 }
 
-/// The key of an entry under `prefix`: `z/` (a late arrival) or `y/` (the start of its alert
-/// marks), laid out as in the due-date index.
+/// The key of an entry under `prefix`: `d/` (the due-date index itself), `z/` (a late
+/// arrival) or `y/` (the start of its alert marks).
 fn entry_key(prefix: &str, entry: &DueEntry) -> Vec<u8> {
     format!(
         "{prefix}{}/{}/{}",
@@ -240,6 +243,13 @@ impl Store {
                     if tx.remove(key.as_slice())?.is_none() {
                         return Ok(None);
                     }
+                }
+                Once::Alert { entry, level } => {
+                    let mark = alert_mark(entry, *level);
+                    if tx.get(&mark)?.is_some() || tx.get(entry_key("d/", entry))?.is_none() {
+                        return Ok(None);
+                    }
+                    tx.insert(mark, at.to_rfc3339().as_bytes())?;
                 }
             }
             if let Some((reference, letter)) = draft {
