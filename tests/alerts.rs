@@ -24,7 +24,7 @@ fn subject(raw: &[u8]) -> String {
 fn breach_alerts(all: &[Vec<u8>]) -> Vec<String> {
     all.iter()
         .map(|m| subject(m))
-        .filter(|s| s.contains("breached"))
+        .filter(|s| s.contains("acknowledgement breached"))
         .collect()
 }
 
@@ -48,7 +48,7 @@ async fn a_back_filled_complaint_is_breached_in_the_forecast_and_alerted_once_to
              [[staff]]\nname = \"Jo Senior\"\nemail = \"{senior}\"\nrole = \"senior\"\n\
              [mail]\nfrom = \"complaints@example.org\"\n\
              smtp_url = \"smtp://127.0.0.1:{smtp}?tls=none\"\n\
-             [schedule]\nscan = \"*/2 * * * * *\"\n\
+             [schedule]\nscan = \"*/2 * * * * *\"\ndigest = \"0 0 3 1 1 *\"\n\
              [http]\nlisten = \"127.0.0.1:{port}\"\n",
             smtp = lab.smtp_port,
         ),
@@ -103,7 +103,8 @@ async fn a_back_filled_complaint_is_breached_in_the_forecast_and_alerted_once_to
     assert_eq!(ack["state"], "breached", "{ack}");
     assert_eq!(ack["due"], ack_due.to_string());
 
-    // The daemon scans every two seconds: the breach alert reaches the managers once.
+    // The daemon scans every two seconds: the breach alert reaches the managers once. (The
+    // digest is moved to New Year's Day so that it does not join them at 07:30.)
     let d = daemon::start(&config, port);
     let alert = lab
         .wait_for_subject(MANAGER, &managers_box, "breached", Duration::from_secs(60))
@@ -135,6 +136,27 @@ async fn a_back_filled_complaint_is_breached_in_the_forecast_and_alerted_once_to
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("1 breached"), "{text}");
     assert!(text.contains(&format!("{ack_due}  breached")), "{text}");
+
+    // The record of who was told what: through the API while the daemon runs.
+    let listed = daemon::redress(&config, &["notifications", "--json"]);
+    assert!(listed.status.success(), "{listed:?}");
+    let notes: Vec<serde_json::Value> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let breach = notes
+        .iter()
+        .find(|n| {
+            n["subject"]
+                .as_str()
+                .unwrap()
+                .contains("acknowledgement breached")
+        })
+        .unwrap();
+    assert_eq!(breach["to"][0], manager.as_str());
+    assert!(breach["email"]["delivered_at"].is_string(), "{breach}");
+    let text = daemon::redress(&config, &["notifications"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("email: delivered"));
 
     let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
         .await

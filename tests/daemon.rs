@@ -107,18 +107,19 @@ fn resident_email_becomes_a_case_with_an_acknowledgement_draft_and_the_approved_
         String::from_utf8_lossy(&approved.stderr)
     );
 
+    // Letters only: staff alerts and digests go in `staff/` beside them.
     let outbox = dir.path().join("data/outbox");
-    wait_until("the letter is written", || {
+    let letters = || -> Vec<std::path::PathBuf> {
         std::fs::read_dir(&outbox)
-            .map(|r| r.count() > 0)
-            .unwrap_or(false)
-    });
-    let letter_path = std::fs::read_dir(&outbox)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+            .map(|r| {
+                r.filter_map(|e| Some(e.ok()?.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    wait_until("the letter is written", || !letters().is_empty());
+    let letter_path = letters().remove(0);
     let letter = std::fs::read_to_string(&letter_path).unwrap();
     assert!(letter.contains(&format!("[{reference}]")), "{letter}");
     assert!(

@@ -388,6 +388,51 @@ pub fn forecast(args: &ForecastArgs, loaded: &Loaded) -> anyhow::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
+#[derive(Debug, Args)]
+pub struct NotificationsArgs {
+    /// Only those not yet delivered on every channel.
+    #[arg(long)]
+    pending: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn notifications(args: &NotificationsArgs, loaded: &Loaded) -> anyhow::Result<ExitCode> {
+    use crate::store::Delivery;
+    let state = |d: &Delivery| match (&d.delivered_at, &d.failed) {
+        (Some(at), _) => format!("delivered {}", at.format("%Y-%m-%d %H:%M")),
+        (None, Some(why)) => format!("failed: {why}"),
+        (None, None) if d.attempts > 0 => format!(
+            "retrying after {} attempts ({})",
+            d.attempts,
+            d.last_error.as_deref().unwrap_or("no answer")
+        ),
+        (None, None) => "waiting".to_owned(),
+    };
+    for n in Backend::connect(loaded)?.notifications(args.pending)? {
+        if args.json {
+            println!("{}", serde_json::to_string(&n)?);
+            continue;
+        }
+        println!(
+            "{}  {:<14} {}  to {}",
+            n.created.format("%Y-%m-%d %H:%M"),
+            n.note.kind,
+            n.note.subject,
+            if n.note.to.is_empty() {
+                "nobody".to_owned()
+            } else {
+                n.note.to.join(", ")
+            }
+        );
+        println!("    email: {}", state(&n.email));
+        if let Some(chat) = &n.chat {
+            println!("    chat: {}", state(chat));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn export(loaded: &Loaded, out: Option<&Path>) -> anyhow::Result<ExitCode> {
     let store = open_store(loaded)?;
     let count = match out {

@@ -48,6 +48,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Alerts, reminders and digests sent to staff: who was told what, when, and whether
+    /// it reached them (email, chat).
+    Notifications(cases::NotificationsArgs),
     /// Classify messages with the rules, or score a labelled corpus (--eval DIR).
     Classify(classify::ClassifyArgs),
     /// Letters: preview one from a case or the sample case, check the templates.
@@ -104,6 +107,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Draft(cmd) => mail::draft(cmd, &load_config(&config_file(config_path))?),
         Command::SetAside { json } => {
             mail::set_aside(&load_config(&config_file(config_path))?, json)
+        }
+        Command::Notifications(args) => {
+            let loaded = load_config(&config_file(config_path))?;
+            cases::notifications(&args, &loaded)
         }
         Command::Classify(args) => {
             let loaded = config_path.map(|p| load_config(&p)).transpose()?;

@@ -144,6 +144,15 @@ impl Backend {
         }
     }
 
+    /// Staff notifications, oldest first; only those not yet delivered when `pending`.
+    pub fn notifications(&self, pending: bool) -> anyhow::Result<Vec<crate::store::Notification>> {
+        match self {
+            Backend::Local(store) if pending => Ok(store.pending_notifications()?),
+            Backend::Local(store) => Ok(store.notifications()?),
+            Backend::Remote(client) => client.get(&format!("/api/notifications?pending={pending}")),
+        }
+    }
+
     pub fn drafts(&self) -> anyhow::Result<Vec<Draft>> {
         match self {
             Backend::Local(store) => Ok(store.drafts()?),

@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/cases", get(list_cases).post(open_case))
         .route("/api/due", get(due))
         .route("/api/forecast", get(forecast))
+        .route("/api/notifications", get(notifications))
         .route("/api/cases/{reference}", get(show_case))
         .route("/api/cases/{reference}/events", post(record_event))
         .route("/api/drafts", get(list_drafts))
@@ -161,6 +162,25 @@ async fn due(
     axum::extract::Query(q): axum::extract::Query<DueQuery>,
 ) -> ApiResult {
     Ok(Json(json!(state.store.due(q.from, q.limit.unwrap_or(50))?)))
+}
+
+#[derive(Deserialize)]
+struct NotificationsQuery {
+    #[serde(default)]
+    pending: bool,
+}
+
+/// Staff notifications (alerts, reminders, digests) and how far their delivery got.
+async fn notifications(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<NotificationsQuery>,
+) -> ApiResult {
+    let list = if q.pending {
+        state.store.pending_notifications()?
+    } else {
+        state.store.notifications()?
+    };
+    Ok(Json(json!(list)))
 }
 
 #[derive(Deserialize)]
