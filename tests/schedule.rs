@@ -916,3 +916,85 @@ fn an_alert_is_not_raised_for_an_item_that_stopped_being_due_since_the_scan_read
     let second = block(desk.store().notify_once(&alert(response), &[], None, now));
     assert!(second.unwrap().is_none());
 }
+
+#[test]
+fn the_managers_digest_lists_mail_set_aside_since_the_last_digest_that_a_person_should_check() {
+    use redress::store::{MessageMark, SetAside, SetAsideKind};
+    let desk = Desk::new("");
+    let utc = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    let record = |n: u8, kind, reason: &str, arrived: &str, subject: &str| {
+        let hash = format!("{n:064x}");
+        let aside = SetAside {
+            hash: hash.clone(),
+            kind,
+            reason: reason.to_owned(),
+            source: format!("maildir:{n}"),
+            arrived: utc(arrived),
+            from: Some("jo@example.net".into()),
+            subject: Some(subject.to_owned()),
+        };
+        let mark = MessageMark {
+            hash,
+            sender: None,
+            day: utc(arrived).date_naive(),
+        };
+        block(desk.store().set_aside(&aside, &mark)).unwrap();
+    };
+    let words = "classified as automated mail (confidence 0.41): rule auto_reply matched \"away\"";
+    // Before Friday's digest: reported then, not now.
+    record(
+        1,
+        SetAsideKind::Automated,
+        words,
+        "2026-11-20T07:00:00Z",
+        "Thursday night",
+    );
+    // Over the weekend: judged automatic by its words, unreadable, and a real auto-reply.
+    record(
+        2,
+        SetAsideKind::Automated,
+        words,
+        "2026-11-21T14:05:00Z",
+        "Away? No: still no heating",
+    );
+    record(
+        3,
+        SetAsideKind::Quarantined,
+        "the message is not valid MIME",
+        "2026-11-22T10:00:00Z",
+        "Broken",
+    );
+    record(
+        4,
+        SetAsideKind::Automated,
+        "Auto-Submitted: auto-replied",
+        "2026-11-22T11:00:00Z",
+        "Out of office",
+    );
+    let scheduler = desk.scheduler();
+    let run = redress::schedule::jobs::Run {
+        job: "digest".into(),
+        local: d("2026-11-23").and_hms_opt(7, 30, 0).unwrap(),
+        at: utc("2026-11-23T07:30:00Z"),
+    };
+    block(scheduler.digest(&run, utc("2026-11-23T07:30:00Z"))).unwrap();
+    let notes = desk.notifications();
+    let manager = notes
+        .iter()
+        .find(|n| n.note.to == vec![MORGAN.to_owned()])
+        .unwrap();
+    let body = &manager.note.body;
+    assert!(
+        body.contains("Set aside since the last digest, for a person to check (2)"),
+        "{body}"
+    );
+    let weekend = body.find("Saturday 21 November 2026 at 14:05").expect(body);
+    let broken = body.find("\"Broken\" (quarantined").expect(body);
+    assert!(weekend < broken, "{body}");
+    assert!(
+        !body.contains("Out of office") && !body.contains("Thursday night"),
+        "{body}"
+    );
+    let html = manager.note.html.as_deref().unwrap();
+    assert!(html.contains("Away? No: still no heating"), "{html}");
+}

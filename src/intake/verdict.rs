@@ -164,11 +164,12 @@ pub fn evidence(verdict: &Verdict, context: Context) -> Classification {
 
 /// Why a message the headers did not give away as automatic is still set aside: the rules
 /// that fired and what they matched, or the learned component's view when no rule did.
+/// How the reason of a message set aside by its words (not its headers) begins: the digest
+/// lists these for a person to check.
+pub const BY_WORDS: &str = "classified as automated mail";
+
 pub fn automated_reason(verdict: &Verdict) -> String {
-    let mut reason = format!(
-        "classified as automated mail (confidence {:.2})",
-        verdict.confidence
-    );
+    let mut reason = format!("{BY_WORDS} (confidence {:.2})", verdict.confidence);
     if verdict.rules.is_empty() {
         reason.push_str(": no rule fired");
     } else {

@@ -46,6 +46,20 @@ pub struct DigestItem {
     pub handler: String,
 }
 
+/// A message that opened no case and may need a person's eye: unreadable, over the
+/// per-sender cap, or judged automatic by its words rather than its headers (a resident
+/// whose email reads like an auto-reply must not go unanswered).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SetAsideItem {
+    /// When it arrived, e.g. "Saturday 21 November 2026 at 14:05".
+    pub arrived: String,
+    pub from: String,
+    pub subject: String,
+    /// `automated`, `quarantined` or `over_cap`.
+    pub kind: String,
+    pub reason: String,
+}
+
 /// The daily digest for a manager or a handler, each list oldest first.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DigestContext {
@@ -57,6 +71,8 @@ pub struct DigestContext {
     pub at_risk: Vec<DigestItem>,
     pub due_today: Vec<DigestItem>,
     pub drafts_waiting: Vec<DigestItem>,
+    /// Messages set aside since the previous digest (managers only; empty for handlers).
+    pub set_aside: Vec<SetAsideItem>,
 }
 
 /// A sample alert, for previews and the template check.
@@ -114,5 +130,12 @@ pub fn sample_digest(config: &Config) -> DigestContext {
             day(11, 26),
             "Alex Reviewer",
         )],
+        set_aside: vec![SetAsideItem {
+            arrived: "Saturday 21 November 2026 at 14:05".to_owned(),
+            from: "jo.bloggs@example.net".to_owned(),
+            subject: "Away from my desk? No: still no heating".to_owned(),
+            kind: "automated".to_owned(),
+            reason: "classified as automated mail (confidence 0.41): rule auto_reply matched \"away from my desk\"".to_owned(),
+        }],
     }
 }

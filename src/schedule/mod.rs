@@ -37,7 +37,7 @@ use crate::core::alerts::{self, AlertTiming, Level};
 use crate::core::model::{Case, DueKind};
 use crate::core::workflow::{Alert, Effect, LetterKind};
 use crate::letters::context::long_date;
-use crate::letters::internal::{AlertContext, DigestContext, DigestItem};
+use crate::letters::internal::{AlertContext, DigestContext, DigestItem, SetAsideItem};
 use crate::letters::templates::Templates;
 use crate::letters::{DraftStatus, approval, write};
 use crate::store::{DueEntry, NewNotification, Once, Store, StoreError, alert_mark, run_mark};
@@ -401,6 +401,7 @@ impl Scheduler {
         let today = self.today(now);
         let config = &self.loaded.config;
         let lists = self.work_lists(today)?;
+        let set_aside = self.set_aside_since_last(run)?;
         let mut notes = Vec::new();
         for member in &config.staff {
             let role = member.role;
@@ -422,6 +423,11 @@ impl Scheduler {
                 at_risk: pick(&lists.at_risk),
                 due_today: pick(&lists.due_today),
                 drafts_waiting: pick(&lists.drafts_waiting),
+                set_aside: if role == Some(Role::Manager) {
+                    set_aside.clone()
+                } else {
+                    Vec::new()
+                },
             };
             let empty = context.breached.is_empty()
                 && context.at_risk.is_empty()
@@ -450,6 +456,47 @@ impl Scheduler {
         let prune_before = today - chrono::Days::new(KEEP_RUN_MARKS_DAYS);
         self.store.prune_runs(prune_before)?;
         Ok(written.map_or(0, |w| w.len()))
+    }
+
+    /// Messages set aside since the digest's previous run (the last day's, a weekend's) that
+    /// a person should check, oldest first.
+    fn set_aside_since_last(&self, run: &Run) -> Result<Vec<SetAsideItem>, ScheduleError> {
+        let tz = self.loaded.timezone;
+        let previous = self
+            .jobs
+            .iter()
+            .find(|j| j.name == run.job)
+            .and_then(|job| {
+                jobs::latest_run(job, tz, run.at - TimeDelta::seconds(1), TimeDelta::days(8))
+            })
+            .map_or(run.at - TimeDelta::days(1), |r| r.at);
+        let mut records: Vec<_> = self
+            .store
+            .set_aside_records()?
+            .into_iter()
+            .filter(|r| r.needs_a_person() && r.arrived > previous && r.arrived <= run.at)
+            .collect();
+        records.sort_by_key(|r| r.arrived);
+        Ok(records
+            .into_iter()
+            .map(|r| {
+                let local = r.arrived.with_timezone(&tz);
+                SetAsideItem {
+                    arrived: format!(
+                        "{} at {}",
+                        long_date(local.date_naive()),
+                        local.format("%H:%M")
+                    ),
+                    from: r.from.unwrap_or_else(|| "an unknown sender".to_owned()),
+                    subject: r.subject.unwrap_or_else(|| "(no subject)".to_owned()),
+                    kind: serde_json::to_value(r.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    reason: r.reason,
+                }
+            })
+            .collect())
     }
 
     /// The digest's lists, oldest first, each item with its handler's email.

@@ -46,6 +46,17 @@ pub struct SetAside {
     pub subject: Option<String>,
 }
 
+impl SetAside {
+    /// Whether a person should look at it: unreadable, over the cap, or judged automatic by
+    /// its words (headers such as `Auto-Submitted` are reliable; words can misread a resident).
+    pub fn needs_a_person(&self) -> bool {
+        match self.kind {
+            SetAsideKind::Quarantined | SetAsideKind::OverCap => true,
+            SetAsideKind::Automated => self.reason.starts_with(crate::intake::verdict::BY_WORDS),
+        }
+    }
+}
+
 /// What the seen-marker of a message says.
 pub const SET_ASIDE_HOLDER: &str = "set-aside";
 
