@@ -5,10 +5,11 @@
 //! failures, alerts raised, notifications delivered) are kept in memory and start at zero
 //! with the process, as Prometheus expects of counters. Gauges of where things stand (cases
 //! by status, drafts waiting, deadlines at risk and breached, letters sent and failed) are
-//! read from the store at each scrape, so they are right whatever restarted.
+//! read from the store (at most every five minutes, however often it is scraped), so they are
+//! right whatever restarted.
 
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use prometheus_client::encoding::text::encode;
@@ -149,9 +150,37 @@ pub fn notification(channel: &str, delivered: bool) {
         .inc();
 }
 
-/// The text a scrape gets: the gauges read from the store now, and the counters.
+/// How long the gauges read from the store are reused. Reading them walks the status index,
+/// the drafts and the overdue part of the due-date index (seconds on a store of a million
+/// open cases); where things stand changes slowly, and scrapes every few seconds need not
+/// repeat that.
+const GAUGES_FRESH_FOR: Duration = Duration::from_secs(5 * 60);
+
+/// The text a scrape gets: the gauges read from the store (at most `GAUGES_FRESH_FOR` ago),
+/// and the counters.
 pub fn render(store: &Store, loaded: &Loaded, today: NaiveDate) -> Result<String, StoreError> {
+    static READ_AT: Mutex<Option<Instant>> = Mutex::new(None);
     let m = metrics();
+    {
+        let mut read_at = READ_AT.lock().unwrap_or_else(|e| e.into_inner());
+        if read_at.is_none_or(|at| at.elapsed() >= GAUGES_FRESH_FOR) {
+            read_gauges(m, store, loaded, today)?;
+            *read_at = Some(Instant::now());
+        }
+    }
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = encode(&mut out, &m.registry);
+    Ok(out)
+}
+
+/// Reads the gauges from the store.
+fn read_gauges(
+    m: &Metrics,
+    store: &Store,
+    loaded: &Loaded,
+    today: NaiveDate,
+) -> Result<(), StoreError> {
     // A status no case has any more must drop out, not keep its last count.
     let counts = store.status_counts()?;
     m.cases.clear();
@@ -199,8 +228,5 @@ pub fn render(store: &Store, loaded: &Loaded, today: NaiveDate) -> Result<String
     m.deadlines
         .get_or_create(&label("state", "breached"))
         .set(breached);
-    let mut out = String::new();
-    // Writing to a String cannot fail.
-    let _ = encode(&mut out, &m.registry);
-    Ok(out)
+    Ok(())
 }

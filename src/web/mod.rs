@@ -212,8 +212,13 @@ async fn forecast(
 /// Prometheus metrics. No token: monitoring scrapes it, and it holds counts only, never a
 /// name or a case (keep the listener on loopback or behind the proxy as for the API).
 async fn metrics(State(state): State<AppState>) -> Response {
-    match crate::metrics::render(&state.store, &state.loaded, state.loaded.today()) {
-        Ok(text) => (
+    // Reading the gauges walks indexes: off the async workers.
+    let read = tokio::task::spawn_blocking(move || {
+        crate::metrics::render(&state.store, &state.loaded, state.loaded.today())
+    })
+    .await;
+    match read {
+        Ok(Ok(text)) => (
             [(
                 axum::http::header::CONTENT_TYPE,
                 "application/openmetrics-text; version=1.0.0; charset=utf-8",
@@ -221,6 +226,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
             text,
         )
             .into_response(),
+        Ok(Err(e)) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
         Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
