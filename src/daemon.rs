@@ -238,7 +238,12 @@ pub async fn run(loaded: Loaded) -> Result<(), DaemonError> {
         tracing::warn!("workers did not finish within {STOP_DEADLINE:?}; stopping anyway");
         workers.abort_all();
     }
-    store.flush().await?;
+    // Every change was flushed when it was written; this last flush must not keep a stopping
+    // service from stopping (see `store::LastHandle`).
+    match tokio::time::timeout(STOP_DEADLINE, store.flush()).await {
+        Ok(flushed) => flushed?,
+        Err(_) => tracing::error!("the store's final flush did not finish in {STOP_DEADLINE:?}"),
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -414,7 +414,9 @@ pub enum ChatKind {
 pub struct ScheduleConfig {
     /// Cron expression (seconds first, in `calendar.timezone`; weekdays by name) of the
     /// deadline scan: at-risk, breach and escalation alerts, and reminders. Each alert is
-    /// raised once however often it runs.
+    /// raised once however often it runs. The default, every 10 minutes in office hours on
+    /// weekdays, loses nothing (alerts fall due on working days) and puts them in front of
+    /// staff when they are at work; reports of danger do not wait for it.
     pub scan: String,
     /// Cron expression of the daily digest to managers and the work list to each handler.
     pub digest: String,
@@ -439,7 +441,7 @@ pub struct ScheduleConfig {
 impl Default for ScheduleConfig {
     fn default() -> Self {
         ScheduleConfig {
-            scan: "0 */10 * * * *".to_owned(),
+            scan: "0 */10 7-18 * * Mon-Fri".to_owned(),
             digest: "0 30 7 * * Mon-Fri".to_owned(),
             at_risk_working_days: 2,
             escalate_after_working_days: 5,

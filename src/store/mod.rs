@@ -93,6 +93,63 @@ pub struct Store {
     /// Prefix of new case references (`DH` in `DH-2026-00042`). Counters are kept per prefix
     /// and year, so changing the prefix later never reuses a reference.
     prefix: String,
+    /// Dropped with the last clone, after `db` and `tree` (fields drop in order): see
+    /// [`LastHandle`].
+    _last: std::sync::Arc<LastHandle>,
+}
+
+/// How long closing the store may wait for sled's final flush.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The store's last handles to sled, closed with a time limit.
+///
+/// sled flushes when its last handle is dropped, and that flush has been seen to wait forever
+/// (sled 0.34.7: the final flush parked in `make_stable` with its I/O threads idle). Every
+/// change is already flushed when it is written, so nothing depends on that last flush; a
+/// process must not hang on it. This flushes first on a helper thread, with a time limit:
+/// done in time, the handles drop normally (sled's own flush then has nothing to write);
+/// not done, they are left open, with an error logged, until the process exits.
+struct LastHandle {
+    /// Taken in `drop`: dropped, or forgotten.
+    handles: Option<(sled::Db, sled::Tree)>,
+    path: PathBuf,
+}
+
+impl Drop for LastHandle {
+    fn drop(&mut self) {
+        let Some(handles) = self.handles.take() else {
+            return;
+        };
+        let db = handles.0.clone();
+        // The helper drops its handle before answering: the handles here must be the last
+        // ones, so the store is closed (its lock released) when they drop.
+        let flushed = finished_within(CLOSE_TIMEOUT, move || {
+            let _ = db.flush();
+            drop(db);
+        });
+        if flushed {
+            drop(handles);
+        } else {
+            tracing::error!(
+                store = %self.path.display(),
+                "the store's final flush did not finish in {CLOSE_TIMEOUT:?}; it is left open until the process exits (every change was already flushed when it was written)"
+            );
+            std::mem::forget(handles);
+        }
+    }
+}
+
+/// Runs `work` on a helper thread; whether it finished within `limit`. (If not, the thread is
+/// left to finish, or not, on its own.)
+fn finished_within(limit: std::time::Duration, work: impl FnOnce() + Send + 'static) -> bool {
+    let (done, finished) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("store-close".into())
+        .spawn(move || {
+            work();
+            let _ = done.send(());
+        });
+    spawned.is_ok() && finished.recv_timeout(limit).is_ok()
 }
 
 impl Store {
@@ -131,11 +188,16 @@ impl Store {
             return Err(StoreError::NotAStore { path });
         }
         let tree = db.open_tree("redress")?;
+        let last = LastHandle {
+            handles: Some((db.clone(), tree.clone())),
+            path: path.clone(),
+        };
         let store = Store {
             db,
             tree,
             path,
             prefix: reference_prefix.to_owned(),
+            _last: std::sync::Arc::new(last),
         };
         store.check_version()?;
         Ok(store)
@@ -224,4 +286,19 @@ fn encode<T: serde::Serialize>(what: &str, value: &T) -> Result<Vec<u8>, StoreEr
         key: what.to_owned(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::finished_within;
+
+    #[test]
+    fn closing_waits_for_a_final_flush_that_finishes_and_gives_up_on_one_that_hangs() {
+        assert!(finished_within(Duration::from_secs(5), || {}));
+        assert!(!finished_within(Duration::from_millis(50), || {
+            std::thread::sleep(Duration::from_secs(2))
+        }));
+    }
 }
