@@ -258,8 +258,16 @@ async fn record_event(
         // A staff correction is training data (SPEC §1): the next message is classified
         // with it. The event is recorded either way; a failure here only delays learning
         // until the next correction or restart.
-        if let Err(e) = crate::daemon::learn_corrections(&state.store, &state.loaded) {
-            tracing::error!("retraining the classifier after {reference}: {e}");
+        // Retraining reads every correction and rebuilds the model (milliseconds, but CPU
+        // work): off the async workers. Awaited, so the answer comes after it.
+        let (store, loaded) = (state.store.clone(), state.loaded.clone());
+        let retrained =
+            tokio::task::spawn_blocking(move || crate::daemon::learn_corrections(&store, &loaded))
+                .await;
+        match retrained {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!("retraining the classifier after {reference}: {e}"),
+            Err(e) => tracing::error!("retraining the classifier after {reference}: {e}"),
         }
     }
     Ok(Json(
