@@ -173,6 +173,7 @@ impl Scheduler {
             ..ScanReport::default()
         };
         let mut case: Option<Case> = None;
+        let mut pending: Option<Vec<crate::letters::Draft>> = None;
         for entry in &window.entries {
             let Some(what) = DueKind::from_key(&entry.what) else {
                 continue;
@@ -211,9 +212,15 @@ impl Scheduler {
             if self.loaded.config.schedule.auto_send_acknowledgement
                 && matches!(what, DueKind::Acknowledgement { .. })
                 && entry.due <= today
-                && let Some(id) = self.auto_send(entry, &what, now).await?
             {
-                report.auto_sent.push(id);
+                // The pending drafts are read once a scan, when the first is needed.
+                if pending.is_none() {
+                    pending = Some(self.store.drafts()?);
+                }
+                let drafts = pending.as_deref().unwrap_or_default();
+                if let Some(id) = self.auto_send(entry, &what, drafts, now).await? {
+                    report.auto_sent.push(id);
+                }
             }
         }
         let settled = alerts::settled_before(today, calendar, timing);
@@ -243,35 +250,30 @@ impl Scheduler {
     ) -> Result<Vec<NewNotification>, ScheduleError> {
         let config = &self.loaded.config;
         let (handler_name, handler) = handler_of(config, case);
-        let mut people: Vec<(String, String)> = Vec::new();
-        let mut add = |name: &str, email: &str| {
-            if !people.iter().any(|(_, e)| e.eq_ignore_ascii_case(email)) {
-                people.push((name.to_owned(), email.to_owned()));
-            }
-        };
+        let mut people = Recipients::default();
         let managers = with_role(config, Role::Manager);
         match level {
             Level::AtRisk | Level::Reminder => {
-                if let Some(h) = &handler {
-                    add(&h.0, &h.1);
+                if let Some((name, email)) = &handler {
+                    people.add(name, email);
                 }
                 if handler.is_none()
                     || (level == Level::AtRisk && config.schedule.at_risk_to_managers)
                 {
-                    managers.iter().for_each(|s| add(&s.name, &s.email));
+                    people.add_staff(&managers);
                 }
             }
-            Level::Breached => managers.iter().for_each(|s| add(&s.name, &s.email)),
+            Level::Breached => people.add_staff(&managers),
             Level::Escalated => {
                 let seniors = with_role(config, Role::Senior);
-                let to = if seniors.is_empty() {
+                people.add_staff(if seniors.is_empty() {
                     &managers
                 } else {
                     &seniors
-                };
-                to.iter().for_each(|s| add(&s.name, &s.email));
+                });
             }
         }
+        let people = people.0;
         if people.is_empty() {
             tracing::error!(case = %case.reference, level = level.as_str(), "an alert has nobody to go to: add a manager to [[staff]]");
         }
@@ -290,25 +292,39 @@ impl Scheduler {
             next_step: alerts::next_step(what).to_owned(),
         };
         let key = String::from_utf8_lossy(&alert_mark(entry, level)).into_owned();
+        // Nobody to email: still one notification, so the alert is on record and in the chat.
         let recipients: Vec<(String, Option<String>)> = if people.is_empty() {
             vec![("complaints team".to_owned(), None)]
         } else {
             people.into_iter().map(|(n, e)| (n, Some(e))).collect()
         };
-        recipients
+        let kind = if level == Level::Reminder {
+            "reminder"
+        } else {
+            "alert"
+        };
+        self.alert_emails(recipients, context, kind, &case.reference, &key)
+    }
+
+    /// One alert email per person, from the `alert` template; the first also goes to chat.
+    /// `key` makes each one's Message-ID.
+    fn alert_emails(
+        &self,
+        people: Vec<(String, Option<String>)>,
+        context: impl Fn(&str) -> AlertContext,
+        kind: &str,
+        reference: &str,
+        key: &str,
+    ) -> Result<Vec<NewNotification>, ScheduleError> {
+        people
             .into_iter()
             .enumerate()
             .map(|(i, (name, email))| {
-                let kind = if level == Level::Reminder {
-                    "reminder"
-                } else {
-                    "alert"
-                };
                 self.note(
                     "alert",
                     &context(&name),
                     kind,
-                    Some(&case.reference),
+                    Some(reference),
                     email.into_iter().collect(),
                     &format!("{key}#{i}"),
                     i == 0,
@@ -354,13 +370,14 @@ impl Scheduler {
         &self,
         entry: &DueEntry,
         what: &DueKind,
+        drafts: &[crate::letters::Draft],
         now: DateTime<Utc>,
     ) -> Result<Option<u64>, ScheduleError> {
         let DueKind::Acknowledgement { stage } = what else {
             return Ok(None);
         };
         let letter = LetterKind::Acknowledgement { stage: *stage };
-        let pending = self.store.drafts()?.into_iter().find(|d| {
+        let pending = drafts.iter().find(|d| {
             d.reference == entry.reference && d.letter == letter && d.status == DraftStatus::Pending
         });
         let Some(draft) = pending else {
@@ -571,46 +588,37 @@ impl Scheduler {
             };
             let case = self.store.case(&queued.reference)?;
             let Some(case) = case else { continue };
-            let managers = with_role(config, Role::Manager);
-            let mut to: Vec<(String, String)> = Vec::new();
+            let mut to = Recipients::default();
             if matches!(alert, Alert::UrgentSafety)
                 && let Some(on_call) = &config.schedule.on_call
             {
-                to.push(("on-call officer".to_owned(), on_call.clone()));
+                to.add("on-call officer", on_call);
             }
-            for m in managers {
-                if !to.iter().any(|(_, e)| e.eq_ignore_ascii_case(&m.email)) {
-                    to.push((m.name.clone(), m.email.clone()));
-                }
-            }
+            to.add_staff(&with_role(config, Role::Manager));
             let (handler_name, _) = handler_of(config, &case);
             let (level, deadline, provision, next_step) = urgent_words(alert);
+            let context = |recipient: &str| AlertContext {
+                organisation: config.organisation.clone(),
+                recipient: recipient.to_owned(),
+                reference: case.reference.clone(),
+                level: level.to_owned(),
+                deadline: deadline.to_owned(),
+                due: long_date(self.today(now)),
+                when: "now".to_owned(),
+                provision: provision.to_owned(),
+                handler: handler_name.clone(),
+                summary: case.summary.clone(),
+                next_step: next_step.to_owned(),
+            };
+            let people = to.0.into_iter().map(|(n, e)| (n, Some(e))).collect();
             let id_key = format!("effect/{}", String::from_utf8_lossy(&key));
-            let mut notes = Vec::new();
-            for (i, (name, email)) in to.iter().enumerate() {
-                let context = AlertContext {
-                    organisation: config.organisation.clone(),
-                    recipient: name.clone(),
-                    reference: case.reference.clone(),
-                    level: level.to_owned(),
-                    deadline: deadline.to_owned(),
-                    due: long_date(self.today(now)),
-                    when: "now".to_owned(),
-                    provision: provision.to_owned(),
-                    handler: handler_name.clone(),
-                    summary: case.summary.clone(),
-                    next_step: next_step.to_owned(),
-                };
-                notes.push(self.note(
-                    "alert",
-                    &context,
-                    urgent_kind(alert),
-                    Some(&case.reference),
-                    vec![email.clone()],
-                    &format!("{id_key}#{i}"),
-                    i == 0,
-                )?);
-            }
+            let notes = self.alert_emails(
+                people,
+                context,
+                urgent_kind(alert),
+                &case.reference,
+                &id_key,
+            )?;
             if notes.is_empty() {
                 tracing::error!(case = %case.reference, alert = urgent_kind(alert), "an urgent alert has nobody to go to: set schedule.on_call and add a manager to [[staff]]");
             }
@@ -646,6 +654,24 @@ pub async fn run(scheduler: Arc<Scheduler>, mut shutdown: watch::Receiver<bool>)
         }
     }
     tracing::info!("scheduler stopped");
+}
+
+/// People to tell, each once (by email, in any case), in the order added.
+#[derive(Default)]
+struct Recipients(Vec<(String, String)>);
+
+impl Recipients {
+    fn add(&mut self, name: &str, email: &str) {
+        if !self.0.iter().any(|(_, e)| e.eq_ignore_ascii_case(email)) {
+            self.0.push((name.to_owned(), email.to_owned()));
+        }
+    }
+
+    fn add_staff(&mut self, staff: &[&Staff]) {
+        for s in staff {
+            self.add(&s.name, &s.email);
+        }
+    }
 }
 
 /// Who approved a letter sent by `schedule.auto_send_acknowledgement`.

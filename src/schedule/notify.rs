@@ -111,14 +111,15 @@ impl Notifier {
             transport.send(&message, &n.note.message_id).await
         }
         .await;
-        let attempts = n.email.attempts;
-        let ok = self.settle(n.id, Channel::Email, &mut n.email, result, attempts);
+        let ok = self.settle(n.id, Channel::Email, &mut n.email, result);
         self.store.save_notification(n).await?;
         crate::metrics::notification("email", ok);
         Ok(ok)
     }
 
     async fn post(&mut self, n: &mut Notification) -> Result<bool, StoreError> {
+        let text = chat_text(n);
+        let (id, subject) = (n.id, n.note.subject.clone());
         let Some(delivery) = n.chat.as_mut() else {
             return Ok(false);
         };
@@ -128,11 +129,8 @@ impl Notifier {
             return Ok(false);
         };
         delivery.attempts += 1;
-        let attempts = delivery.attempts;
-        let result = chat.post(&n.note.subject, &chat_text(n)).await;
-        let mut delivery = n.chat.take().unwrap_or_default();
-        let ok = self.settle(n.id, Channel::Chat, &mut delivery, result, attempts);
-        n.chat = Some(delivery);
+        let result = chat.post(&subject, &text).await;
+        let ok = self.settle(id, Channel::Chat, delivery, result);
         self.store.save_notification(n).await?;
         crate::metrics::notification("chat", ok);
         Ok(ok)
@@ -145,8 +143,8 @@ impl Notifier {
         channel: Channel,
         delivery: &mut Delivery,
         result: Result<(), SendError>,
-        attempts: u32,
     ) -> bool {
+        let attempts = delivery.attempts;
         match result {
             Ok(()) => {
                 delivery.delivered_at = Some(Utc::now());

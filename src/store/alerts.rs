@@ -290,14 +290,10 @@ impl Store {
     /// exclusion), oldest first, with their queue keys.
     pub fn queued_alerts(&self) -> Result<Vec<(Vec<u8>, Queued)>, StoreError> {
         self.tree
-            .scan_prefix(b"q/a/")
+            .scan_prefix(keys::QUEUE_ALERTS)
             .map(|kv| {
                 let (k, v) = kv?;
                 Ok((k.to_vec(), decode(&k, &v)?))
-            })
-            .filter(|r: &Result<(Vec<u8>, Queued), StoreError>| {
-                r.as_ref()
-                    .map_or(true, |(_, q)| matches!(q.effect, Effect::Alert(_)))
             })
             .collect()
     }

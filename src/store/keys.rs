@@ -128,6 +128,7 @@ pub fn message(message_id: &str) -> Vec<u8> {
 }
 
 pub const QUEUE_DRAFTS: &[u8] = b"q/d/";
+pub const QUEUE_ALERTS: &[u8] = b"q/a/";
 
 /// The queue key of an effect: drafts and alerts are kept apart.
 pub fn queue(id: u64, effect: &crate::core::workflow::Effect) -> Vec<u8> {
