@@ -79,21 +79,12 @@ impl Transport {
 /// Builds the email for a draft: threaded to the resident's message, with its fixed
 /// Message-ID. Staff-approved letters carry no `Auto-Submitted` header (SPEC §3).
 pub fn build_message(draft: &Draft, mail: &MailConfig) -> Result<Message, SendError> {
-    let bad = |what: &str, e: &dyn std::fmt::Display| SendError::Permanent(format!("{what}: {e}"));
-    let from = mail
-        .from
-        .as_deref()
-        .ok_or_else(|| SendError::Permanent("mail.from is not configured".into()))?;
     let to = draft
         .to
         .as_deref()
         .ok_or_else(|| SendError::Permanent("the case has no email address".into()))?;
-    let mut builder = Message::builder()
-        .from(from.parse().map_err(|e| bad("mail.from", &e))?)
-        .to(to.parse().map_err(|e| bad("recipient", &e))?)
-        .subject(draft.subject.clone())
-        .message_id(Some(draft.message_id.clone()))
-        .date_now();
+    let mut builder = message_builder(mail, &draft.subject, &draft.message_id)?
+        .to(to.parse().map_err(|e| bad("recipient", &e))?);
     if let Some(reply_to) = &mail.reply_to {
         builder = builder.reply_to(reply_to.parse().map_err(|e| bad("mail.reply_to", &e))?);
     }
@@ -103,22 +94,61 @@ pub fn build_message(draft: &Draft, mail: &MailConfig) -> Result<Message, SendEr
     if !draft.references.is_empty() {
         builder = builder.references(draft.references.join(" "));
     }
-    // Plain text and HTML side by side (multipart/alternative), so every mail program shows
-    // one of them; letters drafted before there was HTML go as plain text.
-    let mut message = match &draft.html {
+    with_body(
+        builder,
+        &draft.body,
+        draft.html.as_deref(),
+        Some(&draft.reference),
+    )
+}
+
+fn bad(what: &str, e: &dyn std::fmt::Display) -> SendError {
+    SendError::Permanent(format!("{what}: {e}"))
+}
+
+/// The start of every email redress sends, to residents and staff alike: from `mail.from`,
+/// with its subject, its fixed Message-ID and the date.
+pub fn message_builder(
+    mail: &MailConfig,
+    subject: &str,
+    message_id: &str,
+) -> Result<lettre::message::MessageBuilder, SendError> {
+    let from = mail
+        .from
+        .as_deref()
+        .ok_or_else(|| SendError::Permanent("mail.from is not configured".into()))?;
+    Ok(Message::builder()
+        .from(from.parse().map_err(|e| bad("mail.from", &e))?)
+        .subject(subject.to_owned())
+        .message_id(Some(message_id.to_owned()))
+        .date_now())
+}
+
+/// Finishes an email: plain text and HTML side by side (multipart/alternative), so every
+/// mail program shows one of them, or plain text alone when there is no HTML (letters drafted
+/// before there was HTML); tagged with the case it is about.
+pub fn with_body(
+    builder: lettre::message::MessageBuilder,
+    text: &str,
+    html: Option<&str>,
+    reference: Option<&str>,
+) -> Result<Message, SendError> {
+    let mut message = match html {
         Some(html) => builder.multipart(lettre::message::MultiPart::alternative_plain_html(
-            draft.body.clone(),
-            html.clone(),
+            text.to_owned(),
+            html.to_owned(),
         )),
         None => builder
             .header(ContentType::TEXT_PLAIN)
-            .body(draft.body.clone()),
+            .body(text.to_owned()),
     }
     .map_err(|e| bad("building the message", &e))?;
-    message.headers_mut().insert_raw(HeaderValue::new(
-        HeaderName::new_from_ascii_str("X-Redress-Case"),
-        draft.reference.clone(),
-    ));
+    if let Some(reference) = reference {
+        message.headers_mut().insert_raw(HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Redress-Case"),
+            reference.to_owned(),
+        ));
+    }
     Ok(message)
 }
 

@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use lettre::Message;
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::header::{HeaderName, HeaderValue};
 use tokio::sync::watch;
 
 use super::chat::ChatWebhook;
 use crate::config::{Loaded, MailConfig};
-use crate::outbox::{SendError, Transport};
+use crate::outbox::{self, SendError, Transport};
 use crate::store::{Delivery, Notification, Store, StoreError};
 
 /// A channel a notification goes out on.
@@ -188,40 +188,23 @@ fn chat_text(n: &Notification) -> String {
 /// The email to staff: automatic (RFC 3834 `Auto-Submitted: auto-generated`, so nobody's
 /// out-of-office answers it), plain text and HTML.
 pub fn staff_message(n: &Notification, mail: &MailConfig) -> Result<Message, SendError> {
-    let bad = |what: &str, e: &dyn std::fmt::Display| SendError::Permanent(format!("{what}: {e}"));
-    let from = mail
-        .from
-        .as_deref()
-        .ok_or_else(|| SendError::Permanent("mail.from is not configured".into()))?;
-    let mut builder = Message::builder()
-        .from(from.parse().map_err(|e| bad("mail.from", &e))?)
-        .subject(n.note.subject.clone())
-        .message_id(Some(n.note.message_id.clone()))
-        .date_now();
+    let mut builder = outbox::message_builder(mail, &n.note.subject, &n.note.message_id)?;
     for to in &n.note.to {
-        builder = builder.to(to.parse().map_err(|e| bad("recipient", &e))?);
+        let to = to
+            .parse()
+            .map_err(|e| SendError::Permanent(format!("recipient: {e}")))?;
+        builder = builder.to(to);
     }
-    let mut message = match &n.note.html {
-        Some(html) => builder.multipart(lettre::message::MultiPart::alternative_plain_html(
-            n.note.body.clone(),
-            html.clone(),
-        )),
-        None => builder
-            .header(ContentType::TEXT_PLAIN)
-            .body(n.note.body.clone()),
-    }
-    .map_err(|e| bad("building the message", &e))?;
-    let headers = message.headers_mut();
-    headers.insert_raw(HeaderValue::new(
+    let mut message = outbox::with_body(
+        builder,
+        &n.note.body,
+        n.note.html.as_deref(),
+        n.note.reference.as_deref(),
+    )?;
+    message.headers_mut().insert_raw(HeaderValue::new(
         HeaderName::new_from_ascii_str("Auto-Submitted"),
         "auto-generated".to_owned(),
     ));
-    if let Some(reference) = &n.note.reference {
-        headers.insert_raw(HeaderValue::new(
-            HeaderName::new_from_ascii_str("X-Redress-Case"),
-            reference.clone(),
-        ));
-    }
     Ok(message)
 }
 
