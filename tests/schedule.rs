@@ -132,6 +132,15 @@ impl Desk {
         .unwrap();
     }
 
+    /// Records the complaint definition (5.6) and the acknowledgement, both on `on`.
+    fn define_and_acknowledge(&self, reference: &str, on: NaiveDate) {
+        let definition = Event::DefinitionRecorded {
+            definition: definition(),
+        };
+        self.record(reference, definition, on);
+        self.record(reference, Event::Acknowledged { on }, on);
+    }
+
     fn notifications(&self) -> Vec<Notification> {
         self.store().notifications().unwrap()
     }
@@ -272,20 +281,7 @@ fn a_complaint_received_before_christmas_is_at_risk_and_breached_on_the_right_wo
 fn no_at_risk_alert_once_the_letter_is_sent_and_none_while_one_is_approved() {
     let desk = Desk::new("");
     let reference = desk.open(CaseKind::Complaint, d("2026-12-18"), vec![]);
-    desk.record(
-        &reference,
-        Event::DefinitionRecorded {
-            definition: definition(),
-        },
-        d("2026-12-21"),
-    );
-    desk.record(
-        &reference,
-        Event::Acknowledged {
-            on: d("2026-12-21"),
-        },
-        d("2026-12-21"),
-    );
+    desk.define_and_acknowledge(&reference, d("2026-12-21"));
     let scheduler = desk.scheduler();
     let report = block(scheduler.scan(nine(d("2026-12-23")))).unwrap();
     assert!(report.raised.is_empty(), "{:?}", report.raised);
@@ -500,20 +496,7 @@ fn the_digest_lists_breached_at_risk_due_today_and_drafts_waiting_oldest_first()
 fn reminders_for_actions_reviews_extension_updates_and_payments_come_once_on_their_day() {
     let desk = Desk::new("");
     let reference = desk.open(CaseKind::Complaint, d("2026-11-02"), vec![]);
-    desk.record(
-        &reference,
-        Event::DefinitionRecorded {
-            definition: definition(),
-        },
-        d("2026-11-03"),
-    );
-    desk.record(
-        &reference,
-        Event::Acknowledged {
-            on: d("2026-11-03"),
-        },
-        d("2026-11-03"),
-    );
+    desk.define_and_acknowledge(&reference, d("2026-11-03"));
     desk.record(
         &reference,
         Event::ExtensionAgreed {
@@ -880,20 +863,7 @@ fn an_alert_is_not_raised_for_an_item_that_stopped_being_due_since_the_scan_read
     };
     let now = nine(d("2026-12-30"));
     // Acknowledged after the scan read the index, before it raised the alert.
-    desk.record(
-        &reference,
-        Event::DefinitionRecorded {
-            definition: definition(),
-        },
-        d("2026-12-21"),
-    );
-    desk.record(
-        &reference,
-        Event::Acknowledged {
-            on: d("2026-12-21"),
-        },
-        d("2026-12-21"),
-    );
+    desk.define_and_acknowledge(&reference, d("2026-12-21"));
     let stale =
         block(
             desk.store()
